@@ -1,0 +1,41 @@
+"""Helpers shared by the CLI command modules: JSON output, source loading, rich console."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+#: the standard SOURCE argument: a folder or .zip of any MovieLens layout; default bundled
+SOURCE_HELP = (
+    "MovieLens folder or .zip (any layout), or a name fetched with `reelrank data fetch`. "
+    "Default: the bundled ml-latest-small."
+)
+
+
+def source_argument() -> Any:
+    """The optional SOURCE positional argument used by every data-consuming command."""
+    return typer.Argument(None, help=SOURCE_HELP, show_default=False)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, set | tuple):
+        return list(o)
+    return str(o)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (numpy values converted)."""
+    sys.stdout.write(json.dumps(obj, default=_default, indent=2) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,54 @@
+"""Exceptions that reelrank raises for problems a user can fix.
+
+Every user-facing problem (bad input file, unknown id, wrong checksum, unusable artifact)
+is a :class:`ReelrankError`. The CLI turns these into one line on stderr and exit status 2;
+the HTTP API turns them into 4xx answers with a JSON body.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReelrankError(Exception):
+    """Base class for errors caused by user input, files or configuration."""
+
+
+class DataFormatError(ReelrankError, ValueError):
+    """A data file is malformed.
+
+    Parameters
+    ----------
+    path
+        The file that is malformed.
+    message
+        What is wrong.
+    line
+        1-based line number in the file, when known.
+    """
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}, line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class UnknownIdError(ReelrankError, KeyError):
+    """An id (user or movie) is not known to the dataset or the model."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain text
+        return str(self.args[0]) if self.args else "unknown id"
+
+
+class ChecksumError(ReelrankError):
+    """A downloaded or extracted file does not have the expected checksum."""
+
+
+class ArtifactError(ReelrankError):
+    """A saved model artifact is missing, corrupted or from an incompatible version."""
+
+
+class ConfigError(ReelrankError, ValueError):
+    """A model, protocol or command configuration is invalid."""

@@ -1,0 +1,624 @@
+"""The :class:`Recommender` protocol, shared top-k machinery and the model registry.
+
+Every model implements the same interface (after implicit's ``RecommenderBase`` and
+LensKit's ``Trainable``)::
+
+    fit(train, features=None) -> self
+    recommend(user_idx, n, *, exclude_seen=True, candidates=None) -> (item_idx, scores)
+    recommend_for_ratings(ratings, n, ...) -> (item_idx, scores)   # new users, no retraining
+    score(user_idx, item_idx) -> scores                             # aligned pairs
+    similar_items(item_idx, n) -> (item_idx, scores)
+    fold_in(ratings) -> user representation
+    save(dir) / load(dir)
+
+Subclasses implement :meth:`Recommender._fit` and :meth:`Recommender._score_users` (a dense
+block of scores for a *batch* of users); the base class does batching, exclusion of seen
+items, candidate restriction and ``argpartition`` top-k, so no model ever materialises a
+users x items matrix for all users at once.
+
+Hyper-parameters live in a frozen config dataclass per model (``Model.Config``), stored
+unchanged in artifacts. Learned state lives in attributes ending in ``_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from reelrank import __version__
+from reelrank.data.dataset import Dataset
+from reelrank.errors import ArtifactError, ConfigError, ReelrankError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MODEL_FORMAT_VERSION",
+    "FoldInNotSupported",
+    "ModelConfig",
+    "NotFittedError",
+    "Recommender",
+    "atomic_directory",
+    "available_models",
+    "create_model",
+    "get_model_class",
+    "load_model",
+    "register",
+    "topk",
+]
+
+MODEL_FORMAT_VERSION = 1
+
+
+class NotFittedError(ReelrankError, RuntimeError):
+    """The model must be fitted (or loaded) before this call."""
+
+
+class FoldInNotSupported(ReelrankError, NotImplementedError):
+    """The model cannot score users it was not trained on."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Base class of model hyper-parameter dataclasses (frozen; validated in ``validate``)."""
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` for invalid values; subclasses extend."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------- top-k helpers
+def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-``n`` of a dense score block using ``argpartition``.
+
+    Parameters
+    ----------
+    scores
+        (U, m) scores; ``-inf`` marks excluded entries.
+    n
+        How many to keep per row (clipped to ``m``).
+
+    Returns
+    -------
+    (indices, values)
+        Both (U, n), sorted by decreasing score; ties broken by lower column index.
+        Excluded entries that had to be returned (fewer than ``n`` valid) get index -1.
+    """
+    n_rows, m = scores.shape
+    n = min(n, m)
+    if n <= 0:
+        return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), np.float32)
+    if n < m:
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    else:
+        part = np.broadcast_to(np.arange(m), (n_rows, m)).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    # sort by (-score, index) for deterministic tie-breaking
+    order = np.lexsort((part, -vals), axis=1)
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    idx[~np.isfinite(vals) & (vals < 0)] = -1
+    return idx, vals
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+# ---------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, type[Recommender]] = {}
+
+R = TypeVar("R", bound="type[Recommender]")
+
+
+def register(name: str) -> Callable[[R], R]:
+    """Class decorator: register a model class under ``name`` (used by the CLI and configs)."""
+
+    def deco(cls: R) -> R:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _import_builtin_models() -> None:
+    # importing the package registers every built-in model
+    import reelrank.models  # noqa: F401
+
+
+def available_models() -> list[str]:
+    """Names of all registered models."""
+    _import_builtin_models()
+    return sorted(_REGISTRY)
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    """The class registered under ``name``.
+
+    Raises
+    ------
+    ConfigError
+        If no model has that name (the message lists the known names).
+    """
+    _import_builtin_models()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def create_model(name: str, **params: Any) -> Recommender:
+    """Instantiate a registered model with hyper-parameters ``params``."""
+    cls = get_model_class(name)
+    return cls(**params)
+
+
+# ---------------------------------------------------------------------------- persistence
+class atomic_directory:  # noqa: N801 - used like a function
+    """Context manager: write into a temp dir next to ``path``, rename into place on success.
+
+    On error the temp dir is removed and an existing ``path`` is left untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
+        self.path = Path(path)
+        self.overwrite = overwrite
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        if self.path.exists() and not self.overwrite:
+            raise ArtifactError(f"{self.path} already exists")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self.tmp is not None
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            if old.exists():
+                shutil.rmtree(old)
+            self.path.rename(old)
+        self.tmp.rename(self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_csr(path: Path, m: sp.csr_matrix) -> None:
+    np.savez(path, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.asarray(m.shape))
+
+
+def _load_csr(path: Path) -> sp.csr_matrix:
+    with np.load(path, allow_pickle=False) as f:
+        return sp.csr_matrix(
+            (f["data"], f["indices"], f["indptr"]), shape=tuple(int(x) for x in f["shape"])
+        )
+
+
+def load_model(path: str | os.PathLike[str]) -> Recommender:
+    """Load any saved model from its directory (the class is read from the manifest)."""
+    path = Path(path)
+    manifest = _read_manifest(path)
+    cls = get_model_class(manifest["model"])
+    return cls.load(path)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    mf = path / "model.json"
+    if not path.is_dir():
+        raise ArtifactError(f"{path}: not a model directory")
+    if not mf.is_file():
+        raise ArtifactError(f"{path}: missing model.json")
+    try:
+        manifest = json.loads(mf.read_text())
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{mf}: corrupted JSON ({e})") from None
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
+        raise ArtifactError(
+            f"{mf}: model format version {version} is newer than this reelrank "
+            f"({__version__}) supports ({MODEL_FORMAT_VERSION}); upgrade reelrank"
+        )
+    return manifest
+
+
+# ---------------------------------------------------------------------------- the protocol
+class Recommender:
+    """Base class of every reelrank model.
+
+    Subclasses define a nested frozen dataclass ``Config(ModelConfig)`` and implement
+    ``_fit`` and ``_score_users``; optionally ``_score_ratings`` (fold-in for new users),
+    ``_item_vectors`` (for :meth:`similar_items`), ``_score_pairs`` (fast aligned scoring)
+    and ``_get_state`` / ``_set_state`` (persistence of learned arrays).
+
+    Parameters
+    ----------
+    config
+        A ``Config`` instance; alternatively pass its fields as keyword arguments.
+    **params
+        Config fields (ignored when ``config`` is given... and then an error if both).
+    """
+
+    name: ClassVar[str] = "base"
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: whether the model needs ``ItemFeatures`` in ``fit``
+    requires_features: ClassVar[bool] = False
+    #: whether the model predicts ratings (RMSE/MAE) rather than only ranking
+    predicts_ratings: ClassVar[bool] = False
+    #: users scored per block in ``recommend``
+    batch_size: int = 512
+
+    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+        if config is not None and params:
+            raise ConfigError("pass either a config object or keyword parameters, not both")
+        if config is None:
+            names = {f.name for f in dataclasses.fields(self.Config)}
+            unknown = sorted(set(params) - names)
+            if unknown:
+                raise ConfigError(
+                    f"{self.name}: unknown parameter(s) {unknown}; known: {sorted(names)}"
+                )
+            try:
+                config = self.Config(**params)
+            except TypeError as e:
+                raise ConfigError(f"{self.name}: {e}") from None
+        try:
+            config.validate()
+        except ValueError as e:
+            raise ConfigError(f"{self.name}: {e}") from None
+        self.config = config
+        self.seen_: sp.csr_matrix | None = None
+        self.n_items_: int | None = None
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
+        return f"{type(self).__name__}({params})"
+
+    # -------------------------------------------------------------- fitting
+    def fit(self, train: Dataset, features: Any | None = None) -> Self:
+        """Fit on a training dataset.
+
+        Parameters
+        ----------
+        train
+            The training part of a split (or the whole dataset).
+        features
+            :class:`reelrank.features.ItemFeatures` built from ``train``; required by
+            content-aware models, ignored by purely collaborative ones.
+        """
+        if self.requires_features and features is None:
+            raise ConfigError(f"{self.name} needs item features; pass features=ItemFeatures")
+        self.seen_ = train.binary().astype(np.float32)
+        self.n_items_ = train.n_items
+        self._fit(train, features)
+        return self
+
+    def _fit(self, train: Dataset, features: Any | None) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if self.seen_ is None or self.n_items_ is None:
+            raise NotFittedError(f"{self.name}: call fit() or load() first")
+
+    @property
+    def n_users_(self) -> int:
+        """Number of users known at fit time."""
+        self._check_fitted()
+        assert self.seen_ is not None
+        return int(self.seen_.shape[0])
+
+    # -------------------------------------------------------------- scoring hooks
+    def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        """Dense (len(user_idx), n_items) float32 scores for known users. Subclasses implement."""
+        raise NotImplementedError
+
+    def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """Dense (n_rows, n_items) scores for new users given their ratings rows."""
+        raise FoldInNotSupported(f"{self.name} cannot score new users without retraining")
+
+    def _item_vectors(self) -> np.ndarray | sp.csr_matrix | None:
+        """Item representation used by :meth:`similar_items` (None if the model has none)."""
+        return None
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        out = np.empty(len(user_idx), dtype=np.float32)
+        order = np.argsort(user_idx, kind="stable")
+        users_sorted = user_idx[order]
+        uniq, starts = np.unique(users_sorted, return_index=True)
+        bounds = np.append(starts, len(order))
+        for sl in _batches(len(uniq), self.batch_size):
+            block = self._score_users(uniq[sl])
+            for row, k in enumerate(range(sl.start, sl.stop)):
+                sel = order[bounds[k] : bounds[k + 1]]
+                out[sel] = block[row, item_idx[sel]]
+        return out
+
+    # -------------------------------------------------------------- public API
+    def score(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        """Scores of aligned (user, item) pairs.
+
+        Parameters
+        ----------
+        user_idx, item_idx
+            1-D integer arrays of the same length.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32`` scores, one per pair (higher is better).
+        """
+        self._check_fitted()
+        user_idx = self._validate_users(user_idx)
+        item_idx = np.asarray(item_idx, dtype=np.int64).reshape(-1)
+        if user_idx.shape != item_idx.shape:
+            raise ValueError("user_idx and item_idx must have the same length")
+        self._validate_items(item_idx)
+        if len(user_idx) == 0:
+            return np.empty(0, dtype=np.float32)
+        return np.asarray(self._score_pairs(user_idx, item_idx), dtype=np.float32)
+
+    def recommend(
+        self,
+        user_idx: np.ndarray | int,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` items for a batch of known users.
+
+        Parameters
+        ----------
+        user_idx
+            User indices (a scalar is treated as a batch of one).
+        n
+            Number of items per user.
+        exclude_seen
+            Drop items the user interacted with in training.
+        candidates
+            Optional 1-D array of item indices; only these are ranked.
+
+        Returns
+        -------
+        (item_idx, scores)
+            Arrays of shape (len(user_idx), n), best first. Where fewer than ``n`` items are
+            eligible, the remaining slots hold item -1 and score -inf.
+        """
+        self._check_fitted()
+        users = self._validate_users(user_idx)
+        seen = self.seen_ if exclude_seen else None
+        return self._rank(self._score_users, users, n, seen, users, candidates)
+
+    def recommend_for_ratings(
+        self,
+        ratings: sp.csr_matrix,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` items for new users given their ratings (fold-in, no retraining).
+
+        Parameters
+        ----------
+        ratings
+            (n_new_users, n_items) CSR of ratings on the model's item index.
+        """
+        self._check_fitted()
+        ratings = self._validate_ratings(ratings)
+        rows = np.arange(ratings.shape[0])
+        seen = (ratings != 0).astype(np.float32).tocsr() if exclude_seen else None
+        return self._rank(
+            lambda r: self._score_ratings(ratings[r]), rows, n, seen, rows, candidates
+        )
+
+    def score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """Dense scores over all items for new users (rows of ``ratings``)."""
+        self._check_fitted()
+        return np.asarray(self._score_ratings(self._validate_ratings(ratings)), np.float32)
+
+    def fold_in(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """The user representation a model computes for new users from their ratings.
+
+        The default is the model's score vector over all items; factor models return
+        their latent user vectors.
+        """
+        return self.score_ratings(ratings)
+
+    def similar_items(self, item_idx: np.ndarray | int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` most similar items (cosine over the model's item vectors).
+
+        Returns
+        -------
+        (item_idx, scores)
+            Shapes (len(item_idx), n); the query item itself is excluded.
+        """
+        self._check_fitted()
+        vectors = self._item_vectors()
+        if vectors is None:
+            raise FoldInNotSupported(f"{self.name} has no item vectors for similar_items")
+        items = np.atleast_1d(np.asarray(item_idx, dtype=np.int64))
+        self._validate_items(items)
+        normed = _l2_normalise(vectors)
+        out_i, out_s = [], []
+        for sl in _batches(len(items), self.batch_size):
+            q = normed[items[sl]]
+            block = q @ normed.T
+            block = block.toarray() if sp.issparse(block) else np.asarray(block)
+            block = block.astype(np.float32)
+            block[np.arange(block.shape[0]), items[sl]] = -np.inf
+            i, s = topk(block, n)
+            out_i.append(i)
+            out_s.append(s)
+        return np.vstack(out_i), np.vstack(out_s)
+
+    # -------------------------------------------------------------- internals
+    def _rank(
+        self,
+        scorer: Callable[[np.ndarray], np.ndarray],
+        rows: np.ndarray,
+        n: int,
+        seen: sp.csr_matrix | None,
+        seen_rows: np.ndarray,
+        candidates: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.n_items_ is not None
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        cand = None
+        if candidates is not None:
+            cand = np.unique(np.asarray(candidates, dtype=np.int64))
+            self._validate_items(cand)
+        out_i = np.full((len(rows), n), -1, dtype=np.int64)
+        out_s = np.full((len(rows), n), -np.inf, dtype=np.float32)
+        for sl in _batches(len(rows), self.batch_size):
+            block = np.array(scorer(rows[sl]), dtype=np.float32, copy=True)
+            block[np.isnan(block)] = -np.inf
+            if seen is not None:
+                sub = seen[seen_rows[sl]]
+                r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+                block[r, sub.indices] = -np.inf
+            if cand is not None:
+                block = block[:, cand]
+            idx, vals = topk(block, n)
+            if cand is not None:
+                idx = np.where(idx >= 0, cand[np.clip(idx, 0, None)], -1)
+            k = idx.shape[1]
+            out_i[sl, :k] = idx
+            out_s[sl, :k] = vals
+        return out_i, out_s
+
+    def _validate_users(self, user_idx: np.ndarray | int) -> np.ndarray:
+        users = np.atleast_1d(np.asarray(user_idx, dtype=np.int64)).reshape(-1)
+        if users.size and (users.min() < 0 or users.max() >= self.n_users_):
+            from reelrank.errors import UnknownIdError
+
+            raise UnknownIdError(f"user index out of range 0..{self.n_users_ - 1}")
+        return users
+
+    def _validate_items(self, item_idx: np.ndarray) -> None:
+        assert self.n_items_ is not None
+        if item_idx.size and (item_idx.min() < 0 or item_idx.max() >= self.n_items_):
+            from reelrank.errors import UnknownIdError
+
+            raise UnknownIdError(f"item index out of range 0..{self.n_items_ - 1}")
+
+    def _validate_ratings(self, ratings: sp.csr_matrix | np.ndarray) -> sp.csr_matrix:
+        m = sp.csr_matrix(ratings, dtype=np.float32)
+        if m.shape[1] != self.n_items_:
+            raise ValueError(f"ratings must have {self.n_items_} columns, got {m.shape[1]}")
+        return m
+
+    # -------------------------------------------------------------- persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Learned arrays to save (no objects). Subclasses extend."""
+        return {}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore learned arrays from :meth:`_get_state`."""
+
+    def _save_extra(self, path: Path) -> None:
+        """Write files other than arrays (torch state_dict, LightGBM text model...)."""
+
+    def _load_extra(self, path: Path) -> None:
+        """Read what :meth:`_save_extra` wrote."""
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save the fitted model into directory ``path`` atomically.
+
+        Layout: ``model.json`` (format version, reelrank version, model name, config),
+        ``state.npz`` (learned arrays, loaded with ``allow_pickle=False``), ``seen.npz``
+        (training interactions used to exclude seen items), plus model-specific files.
+        """
+        self._check_fitted()
+        path = Path(path)
+        with atomic_directory(path) as tmp:
+            manifest = {
+                "format_version": MODEL_FORMAT_VERSION,
+                "reelrank_version": __version__,
+                "model": self.name,
+                "config": self.config.to_dict(),
+                "n_items": self.n_items_,
+                "n_users": self.n_users_,
+            }
+            (tmp / "model.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+            assert self.seen_ is not None
+            _save_csr(tmp / "seen.npz", self.seen_)
+            np.savez(tmp / "state.npz", **self._get_state())
+            self._save_extra(tmp)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a model saved by :meth:`save`.
+
+        Raises
+        ------
+        ArtifactError
+            Missing files, a newer format, a different model class or corrupted arrays.
+        """
+        path = Path(path)
+        manifest = _read_manifest(path)
+        if manifest.get("model") != cls.name:
+            raise ArtifactError(f"{path}: holds model {manifest.get('model')!r}, not {cls.name!r}")
+        config_fields = {f.name for f in dataclasses.fields(cls.Config)}
+        cfg = {k: _from_json(v) for k, v in manifest["config"].items() if k in config_fields}
+        model = cls(cls.Config(**cfg))
+        try:
+            model.seen_ = _load_csr(path / "seen.npz")
+            with np.load(path / "state.npz", allow_pickle=False) as f:
+                state = {k: f[k] for k in f.files}
+        except FileNotFoundError as e:
+            raise ArtifactError(f"{path}: missing file {Path(e.filename).name}") from None
+        except (ValueError, OSError, KeyError) as e:
+            raise ArtifactError(f"{path}: corrupted array file ({e})") from None
+        model.n_items_ = int(manifest["n_items"])
+        model._set_state(state)
+        model._load_extra(path)
+        return model
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, tuple):
+        return list(o)
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def _from_json(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _l2_normalise(m: np.ndarray | sp.spmatrix) -> np.ndarray | sp.csr_matrix:
+    if sp.issparse(m):
+        m = sp.csr_matrix(m, dtype=np.float32)
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.diags(1.0 / norms).astype(np.float32) @ m
+    m = np.asarray(m, dtype=np.float32)
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return m / norms
