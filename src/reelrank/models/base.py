@@ -270,6 +270,15 @@ class Recommender:
     #: users scored per block in ``recommend``
     batch_size: int = 512
 
+    def feature_blocks(self) -> set[str]:
+        """Item-feature blocks this model (as configured) needs in ``fit``.
+
+        The evaluation runner and ``reelrank train`` build :class:`ItemFeatures` from the
+        training data and include these blocks: ``"embedding"`` (sentence embeddings, slow
+        the first time), ``"genome"``... The default is none; content-aware models override.
+        """
+        return set()
+
     def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
         if config is not None and params:
             raise ConfigError("pass either a config object or keyword parameters, not both")
