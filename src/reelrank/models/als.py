@@ -1,0 +1,270 @@
+"""Matrix factorisation for implicit feedback: ``als`` and ``bpr`` (wrapping ``implicit``).
+
+Both wrap ``implicit.cpu`` classes explicitly (never the GPU) and fit under a one-thread BLAS
+limit (``threadpoolctl``), which is faster than letting OpenBLAS oversubscribe the cores.
+Only the learned factor arrays are kept and saved (``.npz``), never the library objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from reelrank.data.dataset import Dataset
+from reelrank.models._linalg import implicit_user_solve, weight_matrix
+from reelrank.models.base import ModelConfig, Recommender, register
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ALS", "BPR"]
+
+
+class _FactorModel(Recommender):
+    """Shared scoring for models with ``user_factors_`` and ``item_factors_``."""
+
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+
+    def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        return self.user_factors_[user_idx] @ self.item_factors_.T
+
+    def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
+        return self.fold_in(ratings) @ self.item_factors_.T
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.user_factors_[user_idx], self.item_factors_[item_idx])
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.user_factors_ = state["user_factors"]
+        self.item_factors_ = state["item_factors"]
+
+
+@register("als")
+class ALS(_FactorModel):
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit.cpu.als``.
+
+    The users x items matrix (binary, or BM25/TF-IDF weighted) is scaled by ``alpha`` into
+    confidences (``implicit`` uses ``C = alpha * R`` for the observed entries). After the
+    ALS sweeps a final exact (Cholesky) user half-step against the final item factors is
+    run, so :meth:`fold_in` — the same closed-form solve for a new ratings row — reproduces
+    a training user's factors exactly.
+    """
+
+    @dataclass(frozen=True)
+    class Config(ModelConfig):
+        """Hyper-parameters of :class:`ALS`.
+
+        Attributes
+        ----------
+        factors
+            Latent dimensions.
+        regularization
+            L2 penalty.
+        alpha
+            Confidence scaling of observed entries.
+        iterations
+            ALS sweeps.
+        weighting
+            ``"none"``, ``"bm25"`` or ``"tfidf"`` weighting of the interaction matrix.
+        random_state
+            Seed of the factor initialisation.
+        """
+
+        factors: int = 64
+        regularization: float = 0.05
+        alpha: float = 10.0
+        iterations: int = 15
+        weighting: str = "none"
+        random_state: int = 42
+
+        def validate(self) -> None:
+            """Check the values."""
+            if self.factors < 1:
+                raise ValueError("factors must be >= 1")
+            if self.regularization < 0:
+                raise ValueError("regularization must be >= 0")
+            if self.alpha <= 0:
+                raise ValueError("alpha must be > 0")
+            if self.iterations < 1:
+                raise ValueError("iterations must be >= 1")
+            if self.weighting not in ("none", "bm25", "tfidf"):
+                raise ValueError("weighting must be 'none', 'bm25' or 'tfidf'")
+
+    config: Config
+
+    def _confidence(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """Confidence rows for new users, weighted exactly like the training matrix.
+
+        implicit's BM25 / TF-IDF weights of the binary items x users matrix factor into an
+        item part (BM25's length normalisation, from training item counts, stored in
+        ``item_scale_``) times a user part (the idf ``log(n_items) - log1p(n_u)``, computed
+        from the new row itself), so a new row is weighted as if it had been in training.
+        """
+        assert self.n_items_ is not None
+        conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
+        conf.data = np.ones_like(conf.data)
+        if self.config.weighting != "none":
+            n_rated = np.diff(conf.indptr)
+            idf = np.log(float(self.n_items_)) - np.log1p(n_rated)
+            row_of = np.repeat(np.arange(conf.shape[0]), n_rated)
+            conf.data = self.item_scale_[conf.indices] * idf[row_of].astype(np.float32)
+            conf.data = np.maximum(conf.data, 1e-6).astype(np.float32)
+        conf.data *= np.float32(self.config.alpha)
+        return conf
+
+    def _fit(self, train: Dataset, features: Any | None) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        cfg = self.config
+        binary = train.binary()
+        weighted = weight_matrix(binary, cfg.weighting)
+        # BM25 item part (K1=100, B=0.8 as in weight_matrix), for weighting fold-in rows
+        counts = np.bincount(binary.indices, minlength=train.n_items).astype(np.float64)
+        if cfg.weighting == "bm25":
+            length_norm = 0.2 + 0.8 * counts / max(counts.mean(), 1e-12)
+            self.item_scale_ = (101.0 / (100.0 * length_norm + 1.0)).astype(np.float32)
+        else:
+            self.item_scale_ = np.ones(train.n_items, dtype=np.float32)
+        model = AlternatingLeastSquares(
+            factors=cfg.factors,
+            regularization=cfg.regularization,
+            alpha=cfg.alpha,
+            iterations=cfg.iterations,
+            random_state=cfg.random_state,
+            num_threads=1,
+            dtype=np.float32,
+        )
+        with threadpool_limits(1, "blas"):
+            model.fit(weighted, show_progress=train.n_interactions > 1_000_000)
+            # exact user half-step against the final item factors (see class docstring)
+            users = np.arange(train.n_users)
+            self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+            self.user_factors_ = np.ascontiguousarray(
+                model.recalculate_user(users, weighted), dtype=np.float32
+            )
+
+    def fold_in(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """Latent factors of new users by ALS's closed-form user solve (no retraining)."""
+        self._check_fitted()
+        rows = self._validate_ratings(ratings)
+        return implicit_user_solve(
+            self._confidence(rows), self.item_factors_, self.config.regularization
+        )
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return {**super()._get_state(), "item_scale": self.item_scale_}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        super()._set_state(state)
+        self.item_scale_ = state["item_scale"]
+
+
+@register("bpr")
+class BPR(_FactorModel):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) via ``implicit.cpu.bpr``.
+
+    ``implicit`` appends an item-bias column to the item factors (and a constant 1 to the
+    user factors), so scores are ``x_u . y_i + b_i``. Fold-in for a new user keeps the item
+    factors fixed and solves for the user's factors by weighted least squares: the implicit-ALS
+    closed form with target 1 on the liked items (confidence ``fold_in_alpha``) and 0
+    elsewhere (confidence 1), penalty ``fold_in_regularization``; the bias coordinate stays 1.
+    """
+
+    @dataclass(frozen=True)
+    class Config(ModelConfig):
+        """Hyper-parameters of :class:`BPR`.
+
+        Attributes
+        ----------
+        factors
+            Latent dimensions (plus the bias column).
+        learning_rate
+            SGD step.
+        regularization
+            L2 penalty.
+        iterations
+            Epochs.
+        random_state
+            Seed (initialisation and negative sampling; fits single-threaded).
+        fold_in_alpha, fold_in_regularization
+            Confidence and penalty of the fold-in solve.
+        """
+
+        factors: int = 64
+        learning_rate: float = 0.05
+        regularization: float = 0.01
+        iterations: int = 100
+        random_state: int = 42
+        fold_in_alpha: float = 10.0
+        fold_in_regularization: float = 0.1
+
+        def validate(self) -> None:
+            """Check the values."""
+            if self.factors < 1:
+                raise ValueError("factors must be >= 1")
+            if self.learning_rate <= 0:
+                raise ValueError("learning_rate must be > 0")
+            if self.regularization < 0 or self.fold_in_regularization < 0:
+                raise ValueError("regularization must be >= 0")
+            if self.iterations < 1:
+                raise ValueError("iterations must be >= 1")
+            if self.fold_in_alpha <= 0:
+                raise ValueError("fold_in_alpha must be > 0")
+
+    config: Config
+
+    def _fit(self, train: Dataset, features: Any | None) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        cfg = self.config
+        model = BayesianPersonalizedRanking(
+            factors=cfg.factors,
+            learning_rate=cfg.learning_rate,
+            regularization=cfg.regularization,
+            iterations=cfg.iterations,
+            random_state=cfg.random_state,
+            num_threads=1,
+            dtype=np.float32,
+        )
+        with threadpool_limits(1, "blas"):
+            model.fit(train.binary(), show_progress=train.n_interactions > 1_000_000)
+        self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
+
+    def fold_in(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """New users' factors (last coordinate the constant 1 that multiplies item biases)."""
+        self._check_fitted()
+        rows = self._validate_ratings(ratings)
+        cfg = self.config
+        y = self.item_factors_[:, :-1]
+        bias = self.item_factors_[:, -1]
+        conf = sp.csr_matrix(rows, copy=True)
+        conf.data = np.full_like(conf.data, cfg.fold_in_alpha)
+        # targets 1 on liked items, 0 elsewhere, with the item bias moved to the target side:
+        # solve min sum_i c_ui (p_ui - b_i - x.y_i)^2 + reg |x|^2. The bias term shifts the
+        # right-hand side by -Y^T C_u b.
+        x = implicit_user_solve(conf, y, cfg.fold_in_regularization)
+        gram_b = y.T @ bias  # contribution of the unit-confidence zeros
+        f = y.shape[1]
+        base = y.T.astype(np.float64) @ y + cfg.fold_in_regularization * np.eye(f)
+        for row in range(conf.shape[0]):
+            lo, hi = conf.indptr[row], conf.indptr[row + 1]
+            if lo == hi:
+                continue
+            idx = conf.indices[lo:hi]
+            yu = y[idx].astype(np.float64)
+            a = base + yu.T @ ((cfg.fold_in_alpha - 1.0) * yu)
+            shift = gram_b + yu.T @ ((cfg.fold_in_alpha - 1.0) * bias[idx])
+            x[row] -= np.linalg.solve(a, shift).astype(np.float32)
+        return np.hstack([x, np.ones((x.shape[0], 1), dtype=np.float32)])
