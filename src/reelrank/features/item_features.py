@@ -148,4 +148,6 @@ class ItemFeatures:
             )
             terms = a["tfidf_terms"]
         dense = {k[len("dense__") :]: v for k, v in a.items() if k.startswith("dense__")}
-        return cls(sparse=sparse, names=a["names"], tfidf=tfidf, tfidf_terms=terms, dense=dense, meta=meta)
+        return cls(
+            sparse=sparse, names=a["names"], tfidf=tfidf, tfidf_terms=terms, dense=dense, meta=meta
+        )
