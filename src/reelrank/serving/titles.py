@@ -216,6 +216,12 @@ class TitleMatcher:
         idx, scores = idx[top], scores[top]
         # exact normalised equality outranks everything; then score; then popularity
         exact = np.fromiter((self._choices[i] == query for i in idx), dtype=bool, count=len(idx))
+        # whole-word prefix ("star wars episode v" -> "... episode v the empire ...") beats
+        # a substring that ends inside a word ("... episode vi ...")
+        prefix = np.fromiter(
+            (self._choices[i].startswith(query + " ") for i in idx), dtype=bool, count=len(idx)
+        )
+        scores = np.where(prefix, np.maximum(scores, 95.0), scores)
         scores = np.where(exact, 100.0, np.minimum(scores, 99.0))
         order = np.lexsort((idx, -self._popularity[idx], -scores))[:limit]
         return [self._make(int(idx[k]), float(scores[k])) for k in order]
