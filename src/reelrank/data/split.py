@@ -387,7 +387,8 @@ def random_split(
         part[rows[n - n_test - n_val : n - n_test]] = _VAL
     elif stratify in ("user", "item"):
         method = f"stratified-{stratify}"
-        train_ratio = 1.0 - test_ratio - val_ratio
+        # rounded so that 1 - 0.2 - 0.1 is the 0.7 a user would pass to their splitter
+        train_ratio = round(1.0 - test_ratio - val_ratio, 12)
         ratios = [train_ratio, val_ratio, test_ratio] if val_ratio > 0 else [train_ratio]
         if len(ratios) > 1 and math.fsum(ratios) != 1.0:
             ratios = [r / math.fsum(ratios) for r in ratios]
