@@ -80,6 +80,16 @@ KNOWN_LAYOUTS = (
     "movielens-csv",
 )
 
+_FETCHABLE = (
+    "ml-100k",
+    "ml-1m",
+    "ml-10m",
+    "ml-20m",
+    "ml-25m",
+    "ml-32m",
+    "ml-latest-small",
+    "ml-latest",
+)
 _CSV_NAMES = ("ml-20m", "ml-25m", "ml-32m", "ml-latest-small", "ml-latest")
 _INTEGER_SCALE = {"ml-100k", "ml-1m"}
 _YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
@@ -323,11 +333,11 @@ def resolve_source(source: str | Path | None, cache_dir: str | Path | None = Non
     cached = cache / str(source)
     if "/" not in str(source) and cached.is_dir():
         return cached
-    raise DataFormatError(
-        path,
-        "no such file or folder, and no fetched dataset of that name in "
-        f"{cache} (try `reelrank data fetch {source}`)",
-    )
+    if str(source) in _FETCHABLE:
+        msg = f"dataset not fetched yet into {cache} (run `reelrank data fetch {source}`)"
+    else:
+        msg = "no such file or folder"
+    raise DataFormatError(path, msg)
 
 
 # ---------------------------------------------------------------------------- table reading
