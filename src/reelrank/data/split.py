@@ -33,6 +33,7 @@ import inspect
 import json
 import logging
 import math
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from reelrank.data.dataset import Dataset
-from reelrank.errors import ConfigError, DataFormatError, ReelrankError
+from reelrank.errors import ConfigError, DataFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +278,28 @@ def _rank_within_user(ds: Dataset, sort_key: np.ndarray) -> tuple[np.ndarray, np
     return position, count
 
 
+def _read_u_data_ids(source: Path) -> tuple[pd.DataFrame, Path | str]:
+    """User and movie ids of ml-100k's ``u.data`` in file order (folder, sub-folder or zip)."""
+    kwargs: dict[str, Any] = {
+        "sep": "\t", "header": None, "usecols": [0, 1], "names": ["user_id", "movie_id"],
+        "dtype": np.int64,
+    }  # fmt: skip
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            members = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "u.data"]
+            if not members:
+                raise DataFormatError(source, "no u.data inside the archive")
+            with archive.open(members[0]) as handle:
+                return pd.read_csv(handle, **kwargs), f"{source}:{members[0]}"
+    candidates = [source / "u.data", *sorted(source.glob("*/u.data"))]
+    found = [c for c in candidates if c.is_file()]
+    if not found:
+        raise DataFormatError(source / "u.data", "file not found (needed for the row order)")
+    return pd.read_csv(found[0], **kwargs), found[0]
+
+
 def source_row_order(ds: Dataset) -> np.ndarray:
-    """For each CSR entry, its line number in the source ratings file (ml-100k ``u.data``).
+    """The ratings in source-file order: entry ``j`` is the CSR index of ``u.data``'s line ``j``.
 
     Splitters that copy another library's random draws (Microsoft Recommenders'
     ``python_stratified_split``, cornac's ``RatioSplit``) draw one number per row *in file
@@ -295,13 +316,7 @@ def source_row_order(ds: Dataset) -> np.ndarray:
         raise ConfigError(
             f"file row order is only available for ml-100k folders, not {ds.layout!r}"
         )
-    path = Path(source) / "u.data"
-    if not path.exists():
-        raise DataFormatError(path, "file not found (needed for the source row order)")
-    raw = pd.read_csv(
-        path, sep="\t", header=None, usecols=[0, 1], names=["user_id", "movie_id"],
-        dtype=np.int64, engine="c",
-    )  # fmt: skip
+    raw, path = _read_u_data_ids(Path(source))
     keys = _pair_keys(
         ds,
         ds.users.index(raw["user_id"].to_numpy()),
@@ -313,10 +328,7 @@ def source_row_order(ds: Dataset) -> np.ndarray:
     ok = (where < len(entry)) & (entry[np.minimum(where, len(entry) - 1)] == keys)
     if not ok.all() or len(keys) != len(entry):
         raise DataFormatError(path, "does not match the loaded ratings (duplicates dropped?)")
-    # rank of each entry by file line (last occurrence wins, like the loader's dedup)
-    line = np.empty(len(entry), dtype=np.int64)
-    line[where] = np.arange(len(keys), dtype=np.int64)
-    return np.argsort(line, kind="stable")
+    return where.astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- random
@@ -327,7 +339,7 @@ def random_split(
     *,
     stratify: str | None = None,
     seed: int = 42,
-    row_order: np.ndarray | None = None,
+    row_order: np.ndarray | str | None = None,
 ) -> Split:
     """Random ratio split, global or stratified per user / per item.
 
@@ -354,7 +366,8 @@ def random_split(
     row_order
         Order in which the random draws are assigned to the CSR entries (a permutation of
         ``range(n_ratings)``; default: CSR order). Use :func:`source_row_order` to assign
-        them in source-file order, which reproduces the other libraries' splits exactly.
+        them in source-file order, which reproduces the other libraries' splits exactly;
+        the string ``"source"`` calls it for you (ml-100k only).
 
     Returns
     -------
@@ -367,8 +380,13 @@ def random_split(
     if test_ratio + val_ratio >= 1:
         raise ConfigError("test_ratio + val_ratio must be below 1")
     n = ds.n_interactions
+    row_order_arg = row_order
     custom_order = row_order is not None
-    if row_order is None:
+    if isinstance(row_order, str):
+        if row_order != "source":
+            raise ConfigError(f"row_order must be an array or 'source', got {row_order!r}")
+        row_order = source_row_order(ds)
+    elif row_order is None:
         row_order = np.arange(n, dtype=np.int64)
     else:
         row_order = np.asarray(row_order, dtype=np.int64)
@@ -411,7 +429,7 @@ def random_split(
         raise ConfigError(f"stratify must be None, 'user' or 'item', got {stratify!r}")
     params = {"test_ratio": test_ratio, "val_ratio": val_ratio, "seed": seed}
     if custom_order:
-        params["row_order"] = "custom"
+        params["row_order"] = "source" if isinstance(row_order_arg, str) else "custom"
     return _build(ds, part, method, params)
 
 
@@ -730,19 +748,20 @@ def predefined_split(ds: Dataset, name: str = "u1") -> Split:
     part = np.full(ds.n_interactions, -1, dtype=np.int8)
     for frame, code, suffix in ((base, _TRAIN, "base"), (test, _TEST, "test")):
         path = Path(source) / f"{name}.{suffix}"
-        try:
-            keys = _pair_keys(
-                ds,
-                ds.users.index(frame["user_id"].to_numpy()),
-                ds.items.index(frame["movie_id"].to_numpy()),
-            )
-        except ReelrankError as e:
-            raise DataFormatError(path, f"not part of the loaded dataset: {e}") from e
+        user_idx = ds.users.index(frame["user_id"].to_numpy(), missing="mask")
+        item_idx = ds.items.index(frame["movie_id"].to_numpy(), missing="mask")
+        keys = _pair_keys(ds, user_idx, item_idx)
         where = np.searchsorted(entry, keys)
         found = (where < len(entry)) & (entry[np.minimum(where, len(entry) - 1)] == keys)
+        found &= (user_idx >= 0) & (item_idx >= 0)
         if not found.all():
-            line = int(np.flatnonzero(~found)[0]) + 1
-            raise DataFormatError(path, "rating not in u.data", line=line)
+            bad = int(np.flatnonzero(~found)[0])
+            row = frame.iloc[bad]
+            raise DataFormatError(
+                path,
+                f"rating of user {row['user_id']} on movie {row['movie_id']} is not in u.data",
+                line=bad + 1,
+            )
         if (part[where] != -1).any():
             line = int(np.flatnonzero(part[where] != -1)[0]) + 1
             raise DataFormatError(path, "rating listed twice (in base and test?)", line=line)
