@@ -34,6 +34,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("reelrank.cli.rank", "register"),
     ("reelrank.cli.serving", "register"),
     ("reelrank.cli.explore", "register"),
+    ("reelrank.cli.spark", "register"),
     ("reelrank.cli.demo", "register"),
 ]
 
