@@ -111,12 +111,10 @@ def user_profiles(
     if weighting == "mean":
         w.data = np.ones_like(w.data)
     elif weighting == "centered":
-        sums = np.add.reduceat(w.data, w.indptr[:-1]) if w.nnz else np.zeros(0)
-        means = np.zeros(w.shape[0], dtype=np.float32)
-        has = counts > 0
-        if w.nnz:
-            means[has] = (sums[has] / counts[has]).astype(np.float32)
-        w.data = w.data - np.repeat(means, counts)
+        rows = np.repeat(np.arange(w.shape[0]), counts)
+        sums = np.bincount(rows, weights=w.data, minlength=w.shape[0])
+        means = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+        w.data = (w.data - means[rows]).astype(np.float32)
     elif weighting != "rating":
         raise ValueError(f"weighting must be 'rating', 'mean' or 'centered', not {weighting!r}")
     denom = np.asarray(abs(w).sum(axis=1)).ravel()
