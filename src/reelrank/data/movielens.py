@@ -530,7 +530,7 @@ def _read_double_colon(
     n_left = left.str.len().to_numpy()
     bad = n_left < free + 1
     rest = left.str[free].fillna("")
-    right = rest.str.rsplit("::", n=n - free - 1, regex=False)
+    right = rest.str.rsplit("::", n=n - free - 1)
     n_right = right.str.len().to_numpy()
     bad |= n_right != n - free
     if bad.any():
@@ -891,23 +891,30 @@ def _read_genre_names(src: _Source) -> list[str]:
     return out
 
 
+def _nullable_int(column: pa.ChunkedArray) -> pd.Series:
+    """A float column with nulls as a nullable ``Int64`` series."""
+    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    return pd.Series(pd.array(values, dtype="Float64")).round().astype("Int64")
+
+
 def _read_links(src: _Source, name: str) -> pd.DataFrame | None:
     if not src.has(name):
         return None
     spec = _Spec(
-        columns={"movieId": pa.int64(), "imdbId": pa.int64()},
-        optional={"tmdbId": pa.int64()},
+        # float64: Kaggle's link.csv writes tmdbId as "8844.0"
+        columns={"movieId": pa.int64(), "imdbId": pa.float64()},
+        optional={"tmdbId": pa.float64()},
     )
     # tmdbId is empty for a few movies: let it be null (only the required ones are checked)
     table = _read_table(src, name, spec, allow_empty=True)
     out = pd.DataFrame(
         {
             "movie_id": table.column("movieId").to_numpy(),
-            "imdb_id": pd.array(table.column("imdbId").to_pylist(), dtype="Int64"),
+            "imdb_id": _nullable_int(table.column("imdbId")),
         }
     )
     if "tmdbId" in table.column_names:
-        out["tmdb_id"] = pd.array(table.column("tmdbId").to_pylist(), dtype="Int64")
+        out["tmdb_id"] = _nullable_int(table.column("tmdbId"))
     return out
 
 
