@@ -544,7 +544,7 @@ def evaluate(
     ranking_names = list(dict.fromkeys(names))
     rating_names = list(proto.rating_metrics)
     blocks: set[str] = set()
-    for display, base, fixed, inst in specs:
+    for _display, base, fixed, inst in specs:
         model = inst if inst is not None else get_model_class(base)(**fixed)  # type: ignore[arg-type]
         blocks |= set(model.feature_blocks())
     ctx = _Context(

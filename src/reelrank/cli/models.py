@@ -1,0 +1,93 @@
+"""``reelrank evaluate``: compare models under a named protocol (a thin CLI wrapper)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from reelrank.cli.common import console, err_console, print_json, source_argument
+from reelrank.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODELS = "pop,itemknn,als,ease,content"
+
+
+def _parse_ks(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        ks = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--k must be comma-separated integers, got {text!r}") from None
+    if not ks or any(k < 1 for k in ks):
+        raise ConfigError(f"--k values must be >= 1, got {text!r}")
+    return ks
+
+
+def evaluate_command(
+    source: str | None = source_argument(),
+    protocol: str = typer.Option(
+        "temporal",
+        "--protocol",
+        "-p",
+        help="Protocol: temporal, msrec-100k, cornac-100k, "
+        "lightfm-ua, surprise-5fold, cold-items, strong-generalization.",
+    ),
+    models: str = typer.Option(
+        DEFAULT_MODELS,
+        "--models",
+        "-m",
+        help="Comma-separated model names (lightfm also "
+        "evaluates lightfm-nofeat, without item features).",
+    ),
+    k: str | None = typer.Option(None, "--k", help="Extra cut-offs, e.g. 5,10,20."),
+    tune: bool = typer.Option(False, "--tune", help="Grid-search each model on validation."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write JSON, Markdown, PNG plots here."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed for the models' random state."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+) -> None:
+    """Fit models on a protocol's train part and print a leaderboard of test metrics.
+
+    Example: reelrank evaluate --protocol temporal --models pop,als,lightfm --tune --report out/
+    """
+    from reelrank.data.movielens import load
+    from reelrank.evaluate.protocols import get_protocol
+    from reelrank.evaluate.report import leaderboard_table, write_report
+    from reelrank.evaluate.runner import evaluate, expand_models, resolve_model
+
+    proto = get_protocol(protocol)  # unknown names fail before loading data
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--models is empty")
+    for name in names:
+        resolve_model(name)
+    ks = _parse_ks(k)
+    from reelrank.cli.data import cache_dir_from_env
+
+    dataset = load(source, cache_dir=cache_dir_from_env())
+    proto.check_dataset(dataset)
+    result = evaluate(
+        dataset, proto, expand_models(names), ks=ks, tune=tune, progress=not as_json,
+        seed=seed, cache_dir=cache_dir,
+    )  # fmt: skip
+    if report is not None:
+        write_report(result, report)
+        err_console.print(f"report written to {report}")
+    if as_json:
+        print_json(result.to_json())
+        return
+    console.print(leaderboard_table(result))
+    for r in result.results:
+        if r.error:
+            err_console.print(f"{r.model}: {r.error}")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``evaluate`` to the top-level app."""
+    app.command("evaluate")(evaluate_command)
