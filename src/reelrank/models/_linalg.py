@@ -99,3 +99,45 @@ def row_normalise(matrix: np.ndarray | sp.spmatrix, norm: str = "l2") -> np.ndar
     norms = np.linalg.norm(d, ord=ord_, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return d / norms
+
+
+def ranking_fold_in(
+    rows: sp.csr_matrix,
+    item_vectors: np.ndarray,
+    item_bias: np.ndarray,
+    alpha: float,
+    regularization: float,
+) -> np.ndarray:
+    """Fold a new user into a fixed ranking factor model by weighted least squares.
+
+    Solves, for each row ``u`` (liked items = stored entries),
+
+    ``min_x sum_i c_ui (p_ui - b_i - x . y_i)^2 + reg |x|^2``
+
+    with ``p_ui = 1, c_ui = alpha`` on liked items and ``p_ui = 0, c_ui = 1`` elsewhere: the
+    implicit-ALS closed form on the model's item vectors ``y_i`` and biases ``b_i``. Used by
+    models trained with a ranking loss (BPR, LightFM) whose own training has no closed-form
+    user step.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_rows, f) ``float32`` user vectors (zero for empty rows).
+    """
+    y = np.asarray(item_vectors, dtype=np.float64)
+    b = np.asarray(item_bias, dtype=np.float64)
+    f = y.shape[1]
+    base = y.T @ y + regularization * np.eye(f)
+    ytb = y.T @ b
+    rows = sp.csr_matrix(rows)
+    out = np.zeros((rows.shape[0], f), dtype=np.float32)
+    for row in range(rows.shape[0]):
+        lo, hi = rows.indptr[row], rows.indptr[row + 1]
+        if lo == hi:
+            continue
+        idx = rows.indices[lo:hi]
+        yu = y[idx]
+        a = base + (alpha - 1.0) * (yu.T @ yu)
+        rhs = alpha * (yu.T @ (1.0 - b[idx])) - (ytb - yu.T @ b[idx])
+        out[row] = np.linalg.solve(a, rhs)
+    return out

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from reelrank.data.dataset import Dataset
-from reelrank.models._linalg import implicit_user_solve, weight_matrix
+from reelrank.models._linalg import implicit_user_solve, ranking_fold_in, weight_matrix
 from reelrank.models.base import ModelConfig, Recommender, register
 
 logger = logging.getLogger(__name__)
@@ -247,24 +247,11 @@ class BPR(_FactorModel):
         self._check_fitted()
         rows = self._validate_ratings(ratings)
         cfg = self.config
-        y = self.item_factors_[:, :-1]
-        bias = self.item_factors_[:, -1]
-        conf = sp.csr_matrix(rows, copy=True)
-        conf.data = np.full_like(conf.data, cfg.fold_in_alpha)
-        # targets 1 on liked items, 0 elsewhere, with the item bias moved to the target side:
-        # solve min sum_i c_ui (p_ui - b_i - x.y_i)^2 + reg |x|^2. The bias term shifts the
-        # right-hand side by -Y^T C_u b.
-        x = implicit_user_solve(conf, y, cfg.fold_in_regularization)
-        gram_b = y.T @ bias  # contribution of the unit-confidence zeros
-        f = y.shape[1]
-        base = y.T.astype(np.float64) @ y + cfg.fold_in_regularization * np.eye(f)
-        for row in range(conf.shape[0]):
-            lo, hi = conf.indptr[row], conf.indptr[row + 1]
-            if lo == hi:
-                continue
-            idx = conf.indices[lo:hi]
-            yu = y[idx].astype(np.float64)
-            a = base + yu.T @ ((cfg.fold_in_alpha - 1.0) * yu)
-            shift = gram_b + yu.T @ ((cfg.fold_in_alpha - 1.0) * bias[idx])
-            x[row] -= np.linalg.solve(a, shift).astype(np.float32)
+        x = ranking_fold_in(
+            rows,
+            self.item_factors_[:, :-1],
+            self.item_factors_[:, -1],
+            cfg.fold_in_alpha,
+            cfg.fold_in_regularization,
+        )
         return np.hstack([x, np.ones((x.shape[0], 1), dtype=np.float32)])

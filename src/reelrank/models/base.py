@@ -172,7 +172,7 @@ def create_model(name: str, **params: Any) -> Recommender:
 
 
 # ---------------------------------------------------------------------------- persistence
-class atomic_directory:  # noqa: N801 - used like a function
+class atomic_directory:  # used like a function
     """Context manager: write into a temp dir next to ``path``, rename into place on success.
 
     On error the temp dir is removed and an existing ``path`` is left untouched.
@@ -456,7 +456,9 @@ class Recommender:
         """
         return self.score_ratings(ratings)
 
-    def similar_items(self, item_idx: np.ndarray | int, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(
+        self, item_idx: np.ndarray | int, n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` most similar items (cosine over the model's item vectors).
 
         Returns
