@@ -115,8 +115,9 @@ def run_split(source: str | None, method: str, out: Path, params: dict[str, Any]
     Returns
     -------
     dict
-        ``{"method", "dataset", "out", "folds": [{"fold", "out", "parts": sizes}]}``; one
-        entry per written folder (several for ``kfold`` without ``fold``).
+        ``{"method", "dataset", "out", "parts", "folds": [{"fold", "out", "parts"}]}``:
+        one ``folds`` entry per written folder (several for ``kfold`` without ``--fold``,
+        which writes ``DIR/fold-<i>``); ``parts`` (sizes per part) when one folder is written.
     """
     from reelrank.data import load
     from reelrank.data.split import kfold, method_params, split
@@ -142,7 +143,11 @@ def run_split(source: str | None, method: str, out: Path, params: dict[str, Any]
         result = split(ds, method, **params)
         result.save(out)
         written.append({"fold": params.get("fold"), "out": str(out), "parts": result.sizes()})
-    return {"method": method, "dataset": ds.name, "out": str(out), "folds": written}
+    summary: dict[str, Any] = {"method": method, "dataset": ds.name, "out": str(out)}
+    if len(written) == 1:
+        summary["parts"] = written[0]["parts"]
+    summary["folds"] = written
+    return summary
 
 
 def _print_table(result: dict[str, Any]) -> None:
