@@ -300,7 +300,6 @@ class HybridRanker(Recommender):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Dataset, features: ItemFeatures | None) -> None:
-        cfg = self.config
         t0 = time.perf_counter()
         pairs = self.build_pairs(train, features)
         feature_names = [c for c in pairs.columns
@@ -361,7 +360,8 @@ class HybridRanker(Recommender):
             )
             model.fit(
                 x_tr, y_tr.astype(np.int32), group=g_tr,
-                eval_set=[(x_va, y_va.astype(np.int32))], eval_group=[g_va], eval_at=[10],
+                eval_X=(x_va,), eval_y=(y_va.astype(np.int32),), eval_group=[g_va],
+                eval_at=[10],
                 feature_name=feature_names,
                 callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
             )

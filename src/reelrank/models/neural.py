@@ -1,0 +1,450 @@
+"""Neural hybrid (PyTorch, CPU): a two-tower network over ids, content and time.
+
+User tower: learned user embedding + cyclic time features (time of day / day of year of the
+interaction; of the user's last interaction at prediction time) -> MLP -> vector.
+Item tower: learned movie embedding + content (a linear projection of the sentence
+embedding block ``"embedding"`` and a learned bag of the sparse genre/tag/... tokens of
+:class:`~reelrank.features.ItemFeatures`; genres from the movie table when no features are
+given) -> MLP -> vector. Score = user bias + item bias + dot(user vector, item vector)
+(+ the global mean in rating mode). The two towers make full-catalogue scoring a matrix
+product, so ``recommend`` never runs the MLP on users x items pairs.
+
+Modes
+    ``mode="rating"``: MSE on the ratings, predictions clipped to the rating scale
+    (``predicts_ratings``); ``mode="ranking"``: BPR on (interaction, random unseen item)
+    pairs.
+
+Training: Adam with weight decay, dropout in both towers, mini-batches sliced from
+shuffled index tensors (``torch.randperm`` with a seeded generator). Early stopping on an
+inner validation split (each user's latest ``val_fraction`` of training ratings): the best
+epoch's weights are restored, and ``history_`` records the train / validation loss per
+epoch. With ``refit_full`` the network is then retrained from the same seed on all of
+``train`` for the best number of epochs.
+
+Fold-in (new users): a fresh user embedding and bias are fitted by ``fold_in_steps``
+Adam steps on the new user's ratings (rating mode: MSE; ranking mode: BPR with seeded
+random negatives) with the item tower frozen; the time features of a new user are zero.
+
+Persistence: ``weights.pt`` (the ``state_dict`` only, loaded with ``weights_only=True``)
+plus the base class's ``model.json`` / ``state.npz`` (content arrays, last-interaction
+times, global mean).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from reelrank.data.dataset import Dataset
+from reelrank.errors import ArtifactError
+from reelrank.models.base import ModelConfig, Recommender, register
+from reelrank.models.candidates import genre_matrix_from_movies
+from reelrank.models.rerank import holdout_mask
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["NeuralHybrid", "cyclic_time"]
+
+
+def cyclic_time(ts: np.ndarray) -> np.ndarray:
+    """(n, 4) sin/cos of time of day and day of year; NaN timestamps give zeros."""
+    ts = np.asarray(ts, dtype=np.float64)
+    dt = pd.to_datetime(pd.Series(ts), unit="s", utc=True)
+    hour = (dt.dt.hour + dt.dt.minute / 60.0).to_numpy(dtype=np.float64, na_value=np.nan)
+    doy = dt.dt.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan)
+    out = np.column_stack([
+        np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24),
+        np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25),
+    ])
+    return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+def _mlp(d_in: int, hidden: tuple[int, ...], d_out: int, dropout: float) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    d = d_in
+    for h in hidden:
+        layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(dropout)]
+        d = h
+    layers.append(nn.Linear(d, d_out))
+    return nn.Sequential(*layers)
+
+
+class _TwoTower(nn.Module):
+    def __init__(self, n_users: int, n_items: int, n_tokens: int, d_text: int, dim: int,
+                 hidden: tuple[int, ...], dropout: float) -> None:
+        super().__init__()
+        self.user_emb = nn.Embedding(n_users, dim)
+        self.item_emb = nn.Embedding(n_items, dim)
+        self.user_bias = nn.Embedding(n_users, 1)
+        self.item_bias = nn.Embedding(n_items, 1)
+        self.token_emb = nn.Parameter(torch.zeros(max(n_tokens, 1), dim))
+        self.text_proj = nn.Linear(max(d_text, 1), dim, bias=False)
+        self.user_mlp = _mlp(dim + 4, hidden, dim, dropout)
+        self.item_mlp = _mlp(3 * dim, hidden, dim, dropout)
+        for e in (self.user_emb, self.item_emb):
+            nn.init.normal_(e.weight, std=0.05)
+        nn.init.normal_(self.token_emb, std=0.05)
+        nn.init.zeros_(self.user_bias.weight)
+        nn.init.zeros_(self.item_bias.weight)
+
+    def user_vec(self, user_emb: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        return self.user_mlp(torch.cat([user_emb, time], dim=1))
+
+    def item_vec(self, items: torch.Tensor, tokens: torch.Tensor, text: torch.Tensor
+                 ) -> torch.Tensor:
+        tok = torch.sparse.mm(tokens, self.token_emb) if tokens.shape[1] else (
+            torch.zeros(len(items), self.token_emb.shape[1]))
+        return self.item_mlp(torch.cat([self.item_emb(items), tok, self.text_proj(text)], 1))
+
+
+@register("neural")
+class NeuralHybrid(Recommender):
+    """Two-tower neural hybrid of ids, content embeddings, tokens and time (PyTorch CPU)."""
+
+    @dataclass(frozen=True)
+    class Config(ModelConfig):
+        """Hyper-parameters of :class:`NeuralHybrid`.
+
+        Attributes
+        ----------
+        mode
+            ``"rating"`` (MSE) or ``"ranking"`` (BPR).
+        dim
+            Embedding / tower output size.
+        hidden
+            Hidden layer sizes of both towers' MLPs.
+        dropout, weight_decay, lr
+            Regularisation and Adam learning rate.
+        batch_size
+            Interactions per mini-batch.
+        max_epochs, patience
+            Early stopping: stop after ``patience`` epochs without a better validation loss.
+        val_fraction
+            Each user's latest share of training ratings used for early stopping.
+        refit_full
+            Retrain on all of ``train`` for the best number of epochs after early stopping.
+        use_text
+            Use the ``"embedding"`` block of the item features (asks for it in ``fit``).
+        fold_in_steps, fold_in_lr
+            Adam steps / learning rate of the new-user fold-in.
+        device
+            Torch device; only ``"cpu"`` is supported.
+        seed
+            Seeds torch and the batch / negative samplers.
+        """
+
+        mode: str = "rating"
+        dim: int = 32
+        hidden: tuple[int, ...] = (64,)
+        dropout: float = 0.2
+        weight_decay: float = 1e-5
+        lr: float = 3e-3
+        batch_size: int = 1024
+        max_epochs: int = 40
+        patience: int = 3
+        val_fraction: float = 0.1
+        refit_full: bool = True
+        use_text: bool = True
+        fold_in_steps: int = 50
+        fold_in_lr: float = 0.05
+        device: str = "cpu"
+        seed: int = 42
+
+        def validate(self) -> None:
+            """Check the values."""
+            if self.mode not in ("rating", "ranking"):
+                raise ValueError("mode must be 'rating' or 'ranking'")
+            if self.device != "cpu":
+                raise ValueError("only device='cpu' is supported")
+            for name in ("dim", "batch_size", "max_epochs", "patience", "fold_in_steps"):
+                if getattr(self, name) < 1:
+                    raise ValueError(f"{name} must be >= 1")
+            if not 0 <= self.dropout < 1:
+                raise ValueError("dropout must be in [0, 1)")
+            if not 0 < self.val_fraction < 1:
+                raise ValueError("val_fraction must be in (0, 1)")
+            if self.lr <= 0 or self.weight_decay < 0 or self.fold_in_lr <= 0:
+                raise ValueError("lr and fold_in_lr must be > 0, weight_decay >= 0")
+            if any(h < 1 for h in self.hidden):
+                raise ValueError("hidden sizes must be >= 1")
+
+    config: Config
+
+    def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
+        super().__init__(config, **params)
+        # rating mode predicts ratings (RMSE / MAE); ranking mode only ranks
+        self.predicts_ratings = self.config.mode == "rating"  # type: ignore[misc]
+
+    def feature_blocks(self) -> set[str]:
+        """Sentence embeddings when ``use_text``."""
+        return {"embedding"} if self.config.use_text else set()
+
+    # ------------------------------------------------------------------ content
+    def _set_content(self, tokens: sp.csr_matrix, text: np.ndarray) -> None:
+        self.tokens_np_ = sp.csr_matrix(tokens, dtype=np.float32)
+        text = np.asarray(text, dtype=np.float32)
+        if text.shape[1] == 0:  # no text block: a constant zero column keeps shapes fixed
+            text = np.zeros((self.tokens_np_.shape[0], 1), np.float32)
+        self.text_np_ = text
+        self._item_cache = None
+        # row-normalised bag of tokens (mean of token embeddings)
+        t = self.tokens_np_.copy()
+        sums = np.asarray(t.sum(axis=1)).ravel()
+        sums[sums == 0] = 1.0
+        t = (sp.diags(1.0 / sums) @ t).tocoo()
+        self._tokens_t = torch.sparse_coo_tensor(
+            np.vstack([t.row, t.col]).astype(np.int64), t.data.astype(np.float32), t.shape
+        ).coalesce()
+        self._text_t = torch.from_numpy(self.text_np_)
+
+    def _item_inputs(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = items.numpy()
+        sub = self.tokens_np_[idx]
+        sums = np.asarray(sub.sum(axis=1)).ravel()
+        sums[sums == 0] = 1.0
+        sub = (sp.diags(1.0 / sums) @ sub).tocoo()
+        tok = torch.sparse_coo_tensor(
+            np.vstack([sub.row, sub.col]).astype(np.int64), sub.data.astype(np.float32),
+            sub.shape,
+        )
+        return tok, self._text_t[items]
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, train: Dataset, features: Any | None) -> None:
+        cfg = self.config
+        if features is not None and features.sparse.shape[1] > 0:
+            tokens = features.sparse
+        else:
+            tokens, _ = genre_matrix_from_movies(train.movies)
+        text = np.zeros((train.n_items, 0), np.float32)
+        if cfg.use_text and features is not None and "embedding" in features.dense:
+            text = np.asarray(features.dense["embedding"], np.float32)
+        self._set_content(tokens, text)
+        self.scale_ = (float(train.rating_scale[0]), float(train.rating_scale[1]))
+        val_mask = holdout_mask(train, cfg.val_fraction, 5)
+        if not val_mask.any():
+            val_mask = np.zeros(train.n_interactions, dtype=bool)
+        inner = train.with_interactions(~val_mask)
+        val = train.with_interactions(val_mask)
+        self.history_: dict[str, list[float] | int] = {}
+        net, hist = self._train(inner, val if val.n_interactions else None, cfg.max_epochs)
+        self.history_ = hist
+        if cfg.refit_full and val.n_interactions:
+            epochs = int(hist["best_epoch"]) + 1
+            net, _ = self._train(train, None, epochs)
+        self.net_ = net
+        self.net_.eval()
+        self._item_cache = None
+        self.last_time_ = _last_times(train)
+        self.mu_ = float(train.ratings.mean()) if train.n_interactions else 0.0
+
+    def _arrays(self, ds: Dataset) -> tuple[torch.Tensor, ...]:
+        frame = ds.to_frame()
+        return (
+            torch.from_numpy(frame["user_idx"].to_numpy(np.int64)),
+            torch.from_numpy(frame["item_idx"].to_numpy(np.int64)),
+            torch.from_numpy(frame["rating"].to_numpy(np.float32)),
+            torch.from_numpy(cyclic_time(frame["timestamp"].to_numpy())),
+        )
+
+    def _train(self, data: Dataset, val: Dataset | None, epochs: int
+               ) -> tuple[_TwoTower, dict[str, Any]]:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        net = _TwoTower(data.n_users, data.n_items, self.tokens_np_.shape[1],
+                        self.text_np_.shape[1], cfg.dim, tuple(cfg.hidden), cfg.dropout)
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        mu = float(data.ratings.mean()) if data.n_interactions else 0.0
+        u, i, r, t = self._arrays(data)
+        seen = data.binary()
+        vt = self._arrays(val) if val is not None else None
+        hist: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": epochs - 1}
+        best, best_state, bad = np.inf, None, 0
+        n = len(u)
+        for epoch in range(epochs):
+            net.train()
+            perm = torch.randperm(n, generator=gen)
+            total = 0.0
+            for start in range(0, n, cfg.batch_size):
+                b = perm[start: start + cfg.batch_size]
+                loss = self._loss(net, u[b], i[b], r[b], t[b], mu, seen, gen)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(b)
+            hist["train_loss"].append(total / max(n, 1))
+            if vt is None:
+                continue
+            net.eval()
+            with torch.no_grad():
+                vgen = torch.Generator().manual_seed(cfg.seed + 1)
+                vloss = float(self._loss(net, *vt, mu, seen, vgen))
+            hist["val_loss"].append(vloss)
+            logger.debug("neural epoch %d train %.4f val %.4f", epoch, hist["train_loss"][-1],
+                         vloss)
+            if vloss < best - 1e-6:
+                best, bad = vloss, 0
+                best_state = copy.deepcopy(net.state_dict())
+                hist["best_epoch"] = epoch
+            else:
+                bad += 1
+                if bad >= cfg.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        hist["epochs_run"] = len(hist["train_loss"])
+        return net, hist
+
+    def _loss(self, net: _TwoTower, u: torch.Tensor, i: torch.Tensor, r: torch.Tensor,
+              t: torch.Tensor, mu: float, seen: sp.csr_matrix, gen: torch.Generator
+              ) -> torch.Tensor:
+        uv = net.user_vec(net.user_emb(u), t)
+        tok, txt = self._item_inputs(i)
+        s_pos = (uv * net.item_vec(i, tok, txt)).sum(1) + net.user_bias(u)[:, 0] + (
+            net.item_bias(i)[:, 0])
+        if self.config.mode == "rating":
+            return torch.mean((s_pos + mu - r) ** 2)
+        j = torch.randint(0, net.item_emb.num_embeddings, (len(u),), generator=gen)
+        tok_j, txt_j = self._item_inputs(j)
+        s_neg = (uv * net.item_vec(j, tok_j, txt_j)).sum(1) + net.item_bias(j)[:, 0] + (
+            net.user_bias(u)[:, 0])
+        return -torch.nn.functional.logsigmoid(s_pos - s_neg).mean()
+
+    # ------------------------------------------------------------------ scoring
+    def _all_items(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if getattr(self, "_item_cache", None) is None:
+            with torch.no_grad():
+                items = torch.arange(self.n_items_)
+                vec = self.net_.item_vec(items, self._tokens_t, self._text_t)
+                self._item_cache = (vec, self.net_.item_bias.weight[:, 0].clone())
+        return self._item_cache
+
+    def _finish(self, s: torch.Tensor) -> np.ndarray:
+        out = s.numpy().astype(np.float32)
+        if self.config.mode == "rating":
+            out = np.clip(out + self.mu_, *self.scale_).astype(np.float32)
+        return out
+
+    def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        ivec, ibias = self._all_items()
+        u = torch.from_numpy(np.asarray(user_idx, np.int64))
+        t = torch.from_numpy(cyclic_time(self.last_time_[user_idx]))
+        with torch.no_grad():
+            uv = self.net_.user_vec(self.net_.user_emb(u), t)
+            s = uv @ ivec.T + ibias[None, :] + self.net_.user_bias(u)
+        return self._finish(s)
+
+    def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        ivec, ibias = self._all_items()
+        u = torch.from_numpy(np.asarray(user_idx, np.int64))
+        i = torch.from_numpy(np.asarray(item_idx, np.int64))
+        t = torch.from_numpy(cyclic_time(self.last_time_[user_idx]))
+        with torch.no_grad():
+            uv = self.net_.user_vec(self.net_.user_emb(u), t)
+            s = (uv * ivec[i]).sum(1) + ibias[i] + self.net_.user_bias(u)[:, 0]
+        return self._finish(s)
+
+    def fold_in(self, ratings: sp.csr_matrix) -> np.ndarray:
+        """User embeddings (and bias, last column) of new users fitted by a few Adam steps."""
+        self._check_fitted()
+        ratings = self._validate_ratings(ratings)
+        cfg = self.config
+        ivec, ibias = self._all_items()
+        n = ratings.shape[0]
+        gen = torch.Generator().manual_seed(cfg.seed)
+        emb = torch.zeros(n, cfg.dim, requires_grad=True)
+        bias = torch.zeros(n, requires_grad=True)
+        opt = torch.optim.Adam([emb, bias], lr=cfg.fold_in_lr, weight_decay=cfg.weight_decay)
+        coo = ratings.tocoo()
+        rows = torch.from_numpy(coo.row.astype(np.int64))
+        items = torch.from_numpy(coo.col.astype(np.int64))
+        r = torch.from_numpy(coo.data.astype(np.float32))
+        zeros = torch.zeros(n, 4)
+        self.net_.eval()
+        for _ in range(cfg.fold_in_steps if len(rows) else 0):
+            uv = self.net_.user_vec(emb, zeros)
+            s = (uv[rows] * ivec[items]).sum(1) + ibias[items] + bias[rows]
+            if cfg.mode == "rating":
+                loss = torch.mean((s + self.mu_ - r) ** 2)
+            else:
+                j = torch.randint(0, self.n_items_, (len(rows),), generator=gen)
+                s_neg = (uv[rows] * ivec[j]).sum(1) + ibias[j] + bias[rows]
+                loss = -torch.nn.functional.logsigmoid(s - s_neg).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return torch.cat([emb.detach(), bias.detach()[:, None]], 1).numpy()
+
+    def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
+        state = torch.from_numpy(self.fold_in(ratings))
+        ivec, ibias = self._all_items()
+        with torch.no_grad():
+            uv = self.net_.user_vec(state[:, :-1], torch.zeros(len(state), 4))
+            s = uv @ ivec.T + ibias[None, :] + state[:, -1:]
+        return self._finish(s)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self._all_items()[0].numpy()
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict[str, np.ndarray]:
+        t = self.tokens_np_
+        return {
+            "tok_data": t.data, "tok_indices": t.indices, "tok_indptr": t.indptr,
+            "tok_shape": np.asarray(t.shape), "text": self.text_np_,
+            "last_time": self.last_time_, "mu": np.asarray([self.mu_]),
+            "scale": np.asarray(self.scale_, dtype=np.float64),
+            "train_loss": np.asarray(self.history_.get("train_loss", []), np.float64),
+            "val_loss": np.asarray(self.history_.get("val_loss", []), np.float64),
+            "best_epoch": np.asarray([int(self.history_.get("best_epoch", 0))]),
+        }
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        tokens = sp.csr_matrix((state["tok_data"], state["tok_indices"], state["tok_indptr"]),
+                               shape=tuple(int(x) for x in state["tok_shape"]))
+        self._set_content(tokens, state["text"])
+        self.last_time_ = state["last_time"]
+        self.mu_ = float(state["mu"][0])
+        self.scale_ = (float(state["scale"][0]), float(state["scale"][1]))
+        self.history_ = {"train_loss": state["train_loss"].tolist(),
+                         "val_loss": state["val_loss"].tolist(),
+                         "best_epoch": int(state["best_epoch"][0])}
+
+    def _save_extra(self, path: Path) -> None:
+        torch.save(self.net_.state_dict(), path / "weights.pt")
+
+    def _load_extra(self, path: Path) -> None:
+        cfg = self.config
+        try:
+            weights = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: missing weights.pt") from None
+        n_users = int(weights["user_emb.weight"].shape[0])
+        net = _TwoTower(n_users, int(self.n_items_ or 0), self.tokens_np_.shape[1],
+                        self.text_np_.shape[1], cfg.dim, tuple(cfg.hidden), cfg.dropout)
+        try:
+            net.load_state_dict(weights)
+        except RuntimeError as e:
+            raise ArtifactError(f"{path}: weights do not match the config ({e})") from None
+        net.eval()
+        self.net_ = net
+        self._item_cache = None
+
+
+def _last_times(ds: Dataset) -> np.ndarray:
+    last = np.full(ds.n_users, np.nan)
+    indptr = ds.interactions.indptr
+    has = np.diff(indptr) > 0
+    if has.any():
+        last[has] = np.maximum.reduceat(ds.timestamps.astype(np.float64), indptr[:-1][has])
+    return last
