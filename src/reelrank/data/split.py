@@ -255,7 +255,9 @@ def _build(
         train=train, test=test, validation=validation, fold_in=fold_in, method=method,
         params=params,
     )  # fmt: skip
-    logger.info("%s split: %s", method, {k: v["n_ratings"] for k, v in result.sizes().items()})
+    if logger.isEnabledFor(logging.INFO):
+        sizes = {name: part.n_interactions for name, part in result.parts().items()}
+        logger.info("%s split: %s", method, sizes)
     return result
 
 
