@@ -1,0 +1,157 @@
+"""Runner, protocols, tuning and report, end to end on small data."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reelrank.data.split import temporal_split
+from reelrank.errors import ConfigError
+from reelrank.evaluate import metrics as M
+from reelrank.evaluate import runner as R
+from reelrank.evaluate.protocols import PROTOCOLS, get_protocol, parse_metric
+from reelrank.evaluate.report import leaderboard_markdown, write_report
+from reelrank.models import get_model_class
+
+PROTOCOL_MODELS = {
+    "temporal": ["pop", "itemknn"],
+    "msrec-100k": ["pop", "itemknn"],
+    "cornac-100k": ["pop", "bias"],
+    "lightfm-ua": ["pop", "itemknn"],
+    "surprise-5fold": ["bias", "pop"],
+    "cold-items": ["content", "random"],
+    "strong-generalization": ["itemknn", "pop"],
+}
+
+
+def _check_shape(out: dict, protocol: str) -> None:
+    assert set(out) >= {"protocol", "dataset", "results", "info"}
+    assert out["protocol"] == protocol
+    for r in out["results"]:
+        assert set(r) >= {
+            "model",
+            "params",
+            "metrics",
+            "metrics_sem",
+            "fit_seconds",
+            "eval_seconds",
+        }
+        for name in r["metrics"]:
+            parse_metric(name)
+            assert name == name.lower()
+    json.dumps(out, allow_nan=False)  # strict JSON: NaN became null
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_protocol_end_to_end(ml100k, name: str) -> None:
+    result = R.evaluate(ml100k, name, PROTOCOL_MODELS[name], progress=False)
+    out = result.to_json()
+    _check_shape(out, name)
+    proto = get_protocol(name)
+    ok = [r for r in result.results if r.error is None]
+    assert ok, [r.error for r in result.results]
+    for r in ok:
+        rating_model = get_model_class(r.model).predicts_ratings
+        for metric in proto.metrics:
+            if parse_metric(metric)[0] in ("rmse", "mae") and not rating_model:
+                assert metric not in r.metrics  # rating error only for rating models
+                continue
+            assert metric in r.metrics, (r.model, metric)
+            v = r.metrics[metric]
+            assert math.isfinite(v)
+            if parse_metric(metric)[0] not in ("rmse", "mae"):
+                assert 0.0 <= v <= 1.0
+    if name == "surprise-5fold":
+        assert result.get("pop").error is not None  # pop predicts no ratings
+        assert result.info["n_folds"] == 5
+    else:
+        assert result.info["n_users_evaluated"] > 0
+
+
+def test_planted_signal_is_found(ml100k) -> None:
+    # taste groups are planted: item-kNN must beat popularity and random clearly
+    result = R.evaluate(ml100k, "msrec-100k", ["random", "pop", "itemknn"], progress=False)
+    ndcg = {r.model: r.metrics["ndcg@10"] for r in result.results}
+    assert ndcg["itemknn"] > ndcg["pop"] > 0
+    assert ndcg["itemknn"] > 1.3 * ndcg["random"]
+
+
+def test_runner_matches_metrics_by_hand(tiny) -> None:
+    # the runner's numbers equal the metric functions applied to the model's own lists
+    result = R.evaluate(tiny, "temporal", ["pop"], ks=[5], progress=False)
+    split = temporal_split(tiny, 0.2, 0.1)
+    full = R._union(split.train, split.validation)
+    from reelrank.models import create_model
+
+    model = create_model("pop").fit(full)
+    rel = split.test.binary(4.0)
+    rel.eliminate_zeros()
+    users = np.flatnonzero(np.diff(rel.indptr) > 0)
+    recs, _ = model.recommend(users, n=20, exclude_seen=True)
+    expected = np.nanmean(M.ndcg_at_k(recs, rel[users], 10))
+    assert result.get("pop").metrics["ndcg@10"] == pytest.approx(expected)
+    assert result.info["n_users_evaluated"] == len(users)
+    assert result.info["n_test_users_without_relevant"] == len(split.test.active_users()) - len(
+        users
+    )
+    assert result.get("pop").metrics["recall@5"] == pytest.approx(
+        np.nanmean(M.recall_at_k(recs, rel[users], 5))
+    )
+
+
+def test_tuning_sees_only_train_and_validation(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple] = []
+    real = R.tune_model
+
+    def spy(name, params, train, validation, score, **kw):
+        seen.append((train, validation))
+        return real(name, params, train, validation, score, **kw)
+
+    monkeypatch.setattr(R, "tune_model", spy)
+    result = R.evaluate(tiny, "temporal", ["itemknn"], tune=True, progress=False)
+    split = temporal_split(tiny, 0.2, 0.1)
+    assert len(seen) == 1
+    train, validation = seen[0]
+
+    def pairs(ds):
+        f = ds.to_frame()
+        return set(zip(f["user_idx"], f["item_idx"], strict=True))
+
+    test_pairs = pairs(split.test)
+    assert pairs(train) == pairs(split.train)
+    assert pairs(validation) == pairs(split.validation)
+    assert not (pairs(train) | pairs(validation)) & test_pairs
+    tuning = result.get("itemknn").tuning
+    assert tuning is not None and len(tuning["trials"]) > 1
+    assert result.get("itemknn").params["k"] == tuning["best_params"]["k"]
+
+
+def test_layout_and_name_errors(tiny) -> None:
+    with pytest.raises(ConfigError, match="ml-100k"):
+        R.evaluate(tiny, "msrec-100k", ["pop"], progress=False)
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        R.evaluate(tiny, "nope", ["pop"], progress=False)
+    with pytest.raises(ConfigError, match="unknown model"):
+        R.evaluate(tiny, "temporal", ["nope"], progress=False)
+    with pytest.raises(ConfigError):
+        parse_metric("ndcg")
+
+
+def test_report_files(tiny, tmp_path: Path) -> None:
+    result = R.evaluate(tiny, "temporal", ["pop", "itemknn"], progress=False)
+    out = write_report(result, tmp_path / "rep")
+    names = {p.name for p in out.iterdir()}
+    assert {"result.json", "leaderboard.md", "ndcg_at_k.png", "recall_at_k.png"} <= names
+    assert {"rating_distribution.png", "ratings_per_movie.png"} <= names
+    assert json.loads((out / "result.json").read_text())["protocol"] == "temporal"
+    assert "| itemknn |" in leaderboard_markdown(result)
+    write_report(result, out)  # an existing report is replaced
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("x")
+    with pytest.raises(ConfigError, match="not an evaluation report"):
+        write_report(result, other)
