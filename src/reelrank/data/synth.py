@@ -78,6 +78,7 @@ _N_CLUSTERS = 24
 _FIRST_TS = 820_454_400  # 1996-01-01
 _LAST_TS = 1_697_155_200  # 2023-10-13
 _CHUNK = 2_000_000
+_TASTE_STRENGTH = 3.0  # how strongly taste tilts which movies a user picks (logit scale)
 _RATING_LABELS = pa.array([f"{v / 2:.1f}" for v in range(11)], type=pa.string())
 
 
@@ -117,7 +118,7 @@ def _item_distributions(
     ranks = rng.permutation(n_items) + 1
     popularity = 1.0 / ranks.astype(np.float64) ** 1.05
     affinity = centers @ item_factors.T  # (clusters, items)
-    logits = np.log(popularity)[None, :] + 1.5 * affinity
+    logits = np.log(popularity)[None, :] + _TASTE_STRENGTH * affinity
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     p /= p.sum(axis=1, keepdims=True)
