@@ -28,6 +28,10 @@ __all__ = ["create_app"]
 
 MAX_N = 100
 
+# parameter types shared by several endpoints
+NQuery = Annotated[int, Query(ge=1, le=MAX_N, description="How many results (1..100).")]
+MoviePath = Annotated[int, Path(description="MovieLens movie id.")]
+
 
 # ---------------------------------------------------------------------------- schemas
 class RatingIn(BaseModel):
@@ -259,9 +263,6 @@ def create_app(service: RecommenderService) -> FastAPI:
         status = 503 if "no user database" in str(exc) else 422
         return JSONResponse(status_code=status, content={"detail": str(exc)})
 
-    n_query = Annotated[int, Query(ge=1, le=MAX_N, description="How many results (1..100).")]
-    movie_path = Annotated[int, Path(description="MovieLens movie id.")]
-
     @app.get("/health", response_model=HealthOut)
     def health() -> dict[str, Any]:
         """Liveness: the model and catalogue being served."""
@@ -278,7 +279,7 @@ def create_app(service: RecommenderService) -> FastAPI:
     @app.get("/recommendations/{user_id}", response_model=RecommendationsOut)
     def recommend_user(
         user_id: Annotated[int, Path(description="A training or database user id.")],
-        n: n_query = 10,
+        n: NQuery = 10,
         exclude_seen: bool = True,
         genres: Annotated[list[str] | None, Query()] = None,
         year_min: int | None = None,
@@ -309,20 +310,20 @@ def create_app(service: RecommenderService) -> FastAPI:
     @app.get("/movies/search", response_model=list[SearchHitOut])
     def search(
         q: Annotated[str, Query(min_length=1, max_length=300, description="Title text.")],
-        limit: n_query = 10,
+        limit: NQuery = 10,
     ) -> list[dict[str, Any]]:
         """Movies whose titles best match ``q`` (fuzzy)."""
         return [{**_as_dict(m), "score": s} for m, s in service.search(q, limit)]
 
     @app.get("/movies/{movie_id}", response_model=MovieOut)
-    def movie(movie_id: movie_path) -> dict[str, Any]:
+    def movie(movie_id: MoviePath) -> dict[str, Any]:
         """One movie's details."""
         return _as_dict(service.movie(movie_id))
 
     @app.get("/movies/{movie_id}/similar", response_model=list[SimilarOut])
     def similar(
-        movie_id: movie_path,
-        n: n_query = 10,
+        movie_id: MoviePath,
+        n: NQuery = 10,
         weight: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     ) -> list[dict[str, Any]]:
         """Similar movies: collaborative and content similarity blended with ``weight``."""

@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,7 @@ def _read_csr(path: Path) -> sp.csr_matrix:
             )
     except FileNotFoundError:
         raise ArtifactError(f"{path.parent}: missing file {path.name}") from None
-    except (ValueError, OSError, KeyError, EOFError) as e:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise ArtifactError(f"{path}: corrupted array file ({e})") from None
     return m
 
@@ -305,6 +306,8 @@ def load_artifact(path: str | os.PathLike[str]) -> Artifact:
         raise
     except ReelrankError as e:  # e.g. the model name is not registered in this install
         raise ArtifactError(f"{path / 'model'}: {e}") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as e:
+        raise ArtifactError(f"{path / 'model'}: corrupted model files ({e})") from None
     movies = _read_parquet(path / "movies.parquet")
     users = _read_parquet(path / "users.parquet")
     items = _read_parquet(path / "items.parquet")
