@@ -71,7 +71,7 @@ def test_other_major_version_is_refused(copy: Path) -> None:
     data = json.loads(mf.read_text())
     data["reelrank_version"] = "99.0.0"
     mf.write_text(json.dumps(data))
-    with pytest.raises(ArtifactError, match="reelrank 99.0.0"):
+    with pytest.raises(ArtifactError, match=r"reelrank 99\.0\.0"):
         load_artifact(copy)
 
 
