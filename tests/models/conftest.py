@@ -60,3 +60,40 @@ def checkerboard_features(checkerboard: Dataset) -> ItemFeatures:
     from dataclasses import replace
 
     return genre_features(replace(checkerboard, movies=movies))
+
+
+def _build(
+    user_idx: list[int] | np.ndarray,
+    item_idx: list[int] | np.ndarray,
+    rating: list[float] | np.ndarray | None = None,
+    timestamp: list[int] | np.ndarray | None = None,
+    n_users: int | None = None,
+    n_items: int | None = None,
+) -> Dataset:
+    from reelrank.data.dataset import IdMap, empty_tags
+
+    u, i = np.asarray(user_idx), np.asarray(item_idx)
+    n_users = int(n_users if n_users is not None else u.max() + 1)
+    n_items = int(n_items if n_items is not None else i.max() + 1)
+    r = np.full(len(u), 4.0, np.float32) if rating is None else np.asarray(rating, np.float32)
+    t = np.arange(len(u)) * 86_400 + 1_000_000_000 if timestamp is None else np.asarray(timestamp)
+    movies = pd.DataFrame(
+        {
+            "movie_id": np.arange(1, n_items + 1),
+            "title": [f"Movie {k}" for k in range(1, n_items + 1)],
+            "year": pd.array([1990] * n_items, dtype="Int32"),
+            "genres": [["Drama"] for _ in range(n_items)],
+        }
+    )
+    return Dataset.from_arrays(
+        u, i, r, t,
+        users=IdMap(np.arange(1, n_users + 1), name="user"),
+        items=IdMap(np.arange(1, n_items + 1), name="movie"),
+        movies=movies, tags=empty_tags(), layout="synthetic", name="synthetic",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def build():
+    """``build(user_idx, item_idx, rating=None, timestamp=None, n_users=None, n_items=None)``."""
+    return _build

@@ -109,6 +109,10 @@ class Blend(Recommender):
                 raise ValueError("blend needs at least two components")
             if "blend" in self.components:
                 raise ValueError("a blend cannot contain a blend")
+            from reelrank.models.base import get_model_class
+
+            for name in self.components:
+                get_model_class(name)  # ConfigError (a ValueError) naming the known models
             if self.weights and len(self.weights) != len(self.components):
                 raise ValueError(
                     f"weights has {len(self.weights)} entries for {len(self.components)} components"

@@ -92,9 +92,12 @@ def _bias_sweeps(
     n_i = np.bincount(items, minlength=n_items).astype(np.float64)
     bu = np.zeros(n_users)
     bi = np.zeros(n_items)
+    den_u, den_i = reg_user + n_u, reg_item + n_i
     for _ in range(sweeps):
-        bu = np.bincount(users, weights=residual - bi[items], minlength=n_users) / (reg_user + n_u)
-        bi = np.bincount(items, weights=residual - bu[users], minlength=n_items) / (reg_item + n_i)
+        num_u = np.bincount(users, weights=residual - bi[items], minlength=n_users)
+        bu = np.divide(num_u, den_u, out=np.zeros(n_users), where=den_u > 0)
+        num_i = np.bincount(items, weights=residual - bu[users], minlength=n_items)
+        bi = np.divide(num_i, den_i, out=np.zeros(n_items), where=den_i > 0)
     return bu, bi
 
 
@@ -157,7 +160,8 @@ class BiasModel(_RatingModel):
         row_of = np.repeat(np.arange(rows.shape[0]), counts)
         resid = rows.data - self.global_mean_ - self.item_bias_[rows.indices]
         sums = np.bincount(row_of, weights=resid, minlength=rows.shape[0])
-        return (sums / (self.config.reg_user + counts)).astype(np.float32)
+        den = self.config.reg_user + counts
+        return np.divide(sums, den, out=np.zeros(len(den)), where=den > 0).astype(np.float32)
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
         bu = self.fold_in(ratings)

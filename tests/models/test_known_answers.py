@@ -1,0 +1,285 @@
+"""Model-specific known answers, computed by hand or by an independent method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from reelrank.data.dataset import Dataset
+from reelrank.errors import ConfigError
+from reelrank.features.item_features import ItemFeatures
+from reelrank.models import create_model, load_model
+from reelrank.models.base import Recommender
+from reelrank.models.blend import normalise_scores
+
+THIRD = 1.0 / 3.0
+
+
+# ------------------------------------------------------------------------------ ALS
+@pytest.mark.parametrize("weighting", ["none", "bm25", "tfidf"])
+def test_als_fold_in_equals_trained_user_factors(tiny: Dataset, weighting: str) -> None:
+    model = create_model("als", factors=6, iterations=8, weighting=weighting).fit(tiny)
+    folded = model.fold_in(tiny.interactions)
+    active = tiny.active_users()
+    np.testing.assert_allclose(folded[active], model.user_factors_[active], rtol=1e-3, atol=1e-4)
+    # and the scores of a new user equal those of the identical trained user
+    np.testing.assert_allclose(
+        model.score_ratings(tiny.interactions[[5]])[0],
+        model._score_users(np.array([5]))[0],
+        rtol=1e-3,
+        atol=1e-4,
+    )
+
+
+def test_als_fold_in_matches_implicit_recalculate_user(tiny: Dataset) -> None:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = create_model("als", factors=5, iterations=5, alpha=4.0).fit(tiny)
+    ref = AlternatingLeastSquares(factors=5, regularization=model.config.regularization, alpha=4.0)
+    ref.item_factors = model.item_factors_.copy()
+    ref.user_factors = model.user_factors_.copy()
+    rows = sp.csr_matrix(tiny.interactions[:3])
+    rows.data[:] = 1.0
+    expected = ref.recalculate_user(np.arange(3), rows)
+    np.testing.assert_allclose(model.fold_in(rows), expected, rtol=1e-3, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------ EASE
+def _ease_3x3(build) -> Dataset:
+    # users: {0,1}, {1,2}, {0}, {2}  ->  X^T X = [[2,1,0],[1,2,1],[0,1,2]]
+    return build([0, 0, 1, 1, 2, 3], [0, 1, 1, 2, 0, 2])
+
+
+def test_ease_closed_form_by_hand(build) -> None:
+    model = create_model("ease", lam=1.0).fit(_ease_3x3(build))
+    # (G + I)^-1 = [[8,-3,1],[-3,9,-3],[1,-3,8]] / 21;  B_ij = -P_ij / P_jj, B_ii = 0
+    expected = np.array(
+        [[0.0, THIRD, -1 / 8], [3 / 8, 0.0, 3 / 8], [-1 / 8, THIRD, 0.0]], dtype=np.float32
+    )
+    np.testing.assert_allclose(model.weights_, expected, atol=1e-5)
+    # user 2 rated item 0 only: scores = e_0 @ B
+    np.testing.assert_allclose(model._score_users(np.array([2]))[0], expected[0], atol=1e-5)
+    # fold-in is the same row product
+    np.testing.assert_allclose(
+        model.score_ratings(sp.csr_matrix(np.array([[5.0, 0, 0]])))[0], expected[0], atol=1e-5
+    )
+
+
+def test_ease_skips_unrated_items(build) -> None:
+    ds = build([0, 0, 1, 1, 2, 3], [0, 1, 1, 3, 0, 3], n_items=5)  # items 2 and 4 unrated
+    model = create_model("ease", lam=1.0).fit(ds)
+    assert model.weights_.shape == (3, 3)
+    np.testing.assert_array_equal(model.active_items_, [0, 1, 3])
+    scores = model._score_users(np.arange(4))
+    assert np.all(scores[:, [2, 4]] == 0)
+    # same weights as the 3-item problem on the active columns
+    small = create_model("ease", lam=1.0).fit(_ease_3x3(build))
+    np.testing.assert_allclose(model.weights_, small.weights_, atol=1e-6)
+
+
+def test_ease_refuses_large_catalogue(build) -> None:
+    model = create_model("ease", max_items=2)
+    with pytest.raises(ConfigError) as err:
+        model.fit(_ease_3x3(build))
+    msg = str(err.value)
+    assert "3 rated items" in msg and "max_items=2" in msg
+    assert "GiB" in msg and "itemknn" in msg and "als" in msg
+
+
+# ------------------------------------------------------------------------------ itemknn
+def test_itemknn_similarity_by_hand(build) -> None:
+    # u0: {0,1}, u1: {0,1,2}, u2: {1}; norms sqrt2, sqrt3, 1; dots 01=2, 02=1, 12=1
+    ds = build([0, 0, 1, 1, 1, 2], [0, 1, 0, 1, 2, 1])
+    model = create_model("itemknn", k=2, shrinkage=1.0).fit(ds)
+    s = model.similarity_.toarray()
+    s01, s02, s12 = 2 / (np.sqrt(6) + 1), 1 / (np.sqrt(2) + 1), 1 / (np.sqrt(3) + 1)
+    expected = np.array([[0, s01, s02], [s01, 0, s12], [s02, s12, 0]])
+    np.testing.assert_allclose(s, expected, rtol=1e-6)
+    # k=1 keeps only the best neighbour of each row (s02 = 0.414 > s12 = 0.366)
+    top1 = create_model("itemknn", k=1, shrinkage=1.0).fit(ds).similarity_.toarray()
+    np.testing.assert_allclose(top1, [[0, s01, 0], [s01, 0, 0], [s02, 0, 0]], rtol=1e-6)
+    # user 2 rated item 1: scores = row @ S
+    np.testing.assert_allclose(model._score_users(np.array([2]))[0], expected[1], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ pop / random
+def test_popularity_by_hand(build) -> None:
+    day = 86_400
+    ds = build(
+        [0, 1, 2, 0, 1, 2],
+        [0, 0, 0, 1, 1, 2],
+        rating=[1, 1, 1, 5, 5, 5],
+        timestamp=[0, 0, 0, 9 * day, 10 * day, 10 * day],
+        n_items=4,
+    )
+    count = create_model("pop").fit(ds)
+    np.testing.assert_array_equal(count.item_scores_, [3, 2, 1, 0])
+    # damped mean with mu = 3, damping 1: item0 (3+3)/4, item1 (10+3)/3, item2 (5+3)/2
+    rating = create_model("pop", by="rating", damping=1.0).fit(ds)
+    np.testing.assert_allclose(rating.item_scores_[:3], [1.5, 13 / 3, 4.0], rtol=1e-6)
+    assert rating.item_scores_[3] < rating.item_scores_.min(initial=0, where=[1, 1, 1, 0]) + 1e-9
+    # a 2-day window keeps only the last three interactions
+    window = create_model("pop", window_days=2).fit(ds)
+    np.testing.assert_array_equal(window.item_scores_, [0, 2, 1, 0])
+
+
+def test_random_is_uniform_and_seeded(tiny: Dataset) -> None:
+    a = create_model("random", seed=1).fit(tiny)._score_users(np.arange(30))
+    b = create_model("random", seed=1).fit(tiny)._score_users(np.arange(30))
+    c = create_model("random", seed=2).fit(tiny)._score_users(np.arange(30))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert 0 <= a.min() and a.max() < 1 and abs(a.mean() - 0.5) < 0.05
+
+
+# ------------------------------------------------------------------------------ rating models
+def test_bias_model_one_sweep_by_hand(build) -> None:
+    # r(u0,i0)=5, r(u0,i1)=4, r(u1,i0)=3; mu = 4; reg_user = reg_item = 1
+    ds = build([0, 0, 1], [0, 1, 0], rating=[5, 4, 3])
+    model = create_model("bias", reg_user=1.0, reg_item=1.0, sweeps=1).fit(ds)
+    # b_u0 = (1 + 0) / 3, b_u1 = -1 / 2
+    np.testing.assert_allclose(model.user_bias_, [THIRD, -0.5], rtol=1e-6)
+    # b_i0 = ((1 - 1/3) + (-1 + 1/2)) / 3 = 1/18, b_i1 = (0 - 1/3) / 2 = -1/6
+    np.testing.assert_allclose(model.item_bias_, [1 / 18, -1 / 6], rtol=1e-6)
+    np.testing.assert_allclose(model.predict([0, 1], [0, 1]), [4 + THIRD + 1 / 18, 4 - 0.5 - 1 / 6])
+    # fold-in of a new user who rated item 1 with 5: b = (5 - 4 + 1/6) / (1 + 1)
+    np.testing.assert_allclose(model.fold_in(sp.csr_matrix([[0, 5.0]])), [7 / 12], rtol=1e-6)
+
+
+def test_rating_predictions_clipped_and_fall_back(build) -> None:
+    ds = build([0, 0, 1, 2], [0, 1, 0, 1], rating=[5, 5, 5, 0.5], n_users=4, n_items=3)
+    for name in ("bias", "mf"):
+        model = create_model(name, **({"reg_user": 0, "reg_item": 0} if name == "bias" else {}))
+        model.fit(ds)
+        pred = model.predict(np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4))
+        assert pred.min() >= 0.5 and pred.max() <= 5.0
+        # user 3 and item 2 have no ratings: predictions fall back to mu + the other bias
+        mu = model.global_mean_
+        np.testing.assert_allclose(model.predict([3], [2]), [mu], rtol=1e-6)
+        np.testing.assert_allclose(
+            model.predict([3], [0]), np.clip([mu + model.item_bias_[0]], 0.5, 5), rtol=1e-6
+        )
+
+
+def test_mf_beats_bias_on_planted_low_rank() -> None:
+    from reelrank.data.dataset import IdMap
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n_u, n_i = 60, 50
+    p, q = rng.normal(size=(n_u, 2)), rng.normal(size=(n_i, 2))
+    full = np.clip(3 + p @ q.T, 1, 5)
+    mask = rng.random((n_u, n_i)) < 0.5
+    u, i = np.nonzero(mask)
+    test_u, test_i = np.nonzero(~mask)
+    movies = pd.DataFrame(
+        {"movie_id": np.arange(n_i), "title": "x", "year": pd.array([1990] * n_i, "Int32"),
+         "genres": [[] for _ in range(n_i)]}
+    )  # fmt: skip
+    ds = Dataset.from_arrays(
+        u, i, full[u, i], np.zeros(len(u), np.int64), users=IdMap(np.arange(n_u)),
+        items=IdMap(np.arange(n_i)), movies=movies, rating_scale=(1.0, 5.0),
+    )  # fmt: skip
+    truth = full[test_u, test_i]
+    rmse = {}
+    for name, params in [("bias", {}), ("mf", {"factors": 4, "epochs": 60})]:
+        model = create_model(name, **params).fit(ds)
+        rmse[name] = float(np.sqrt(np.mean((model.predict(test_u, test_i) - truth) ** 2)))
+    assert rmse["mf"] < 0.8 * rmse["bias"], rmse
+
+
+# ------------------------------------------------------------------------------ content
+def test_content_cosine_by_hand(build) -> None:
+    # items: 0 = [1,0], 1 = [1,1]/sqrt2, 2 = [0,1]; user 0 rated item 0 only
+    ds = build([0, 1, 1], [0, 1, 2], rating=[4, 5, 3])
+    tokens = sp.csr_matrix(np.array([[1, 0], [1, 1], [0, 1]], dtype=np.float32))
+    features = ItemFeatures(sparse=tokens, names=np.array(["genre:a", "genre:b"]))
+    model = create_model("content", kind="tokens").fit(ds, features)
+    np.testing.assert_allclose(model._score_users(np.array([0]))[0], [1, 2**-0.5, 0], atol=1e-6)
+    # user 1 centred weights: +1 on item 1, -1 on item 2 -> profile [1,1]/sqrt2 - [0,1]
+    prof = np.array([2**-0.5, 2**-0.5 - 1])
+    prof /= np.linalg.norm(prof)
+    items = np.array([[1, 0], [2**-0.5, 2**-0.5], [0, 1]])
+    np.testing.assert_allclose(model._score_users(np.array([1]))[0], items @ prof, atol=1e-6)
+    assert model.feature_blocks() == set()
+    assert create_model("content", kind="embedding").feature_blocks() == {"embedding"}
+
+
+# ------------------------------------------------------------------------------ faiss-knn
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"source": "content", "kind": "embedding", "weighting": "rating"},
+        {"source": "als", "factors": 6, "iterations": 5},
+        {"source": "content", "kind": "embedding", "hnsw_min_items": 10, "ef_search": 64},
+    ],
+)
+def test_faiss_knn_equals_brute_force(
+    tiny: Dataset, tiny_features: ItemFeatures, params: dict
+) -> None:
+    model = create_model("faiss-knn", **params).fit(tiny, tiny_features)
+    users = np.arange(tiny.n_users)
+    got_i, got_s = model.recommend(users, n=8)
+    exp_i, exp_s = Recommender.recommend(model, users, n=8)  # brute force via the base class
+    np.testing.assert_allclose(got_s, exp_s, atol=1e-5)
+    np.testing.assert_array_equal(got_i, exp_i)
+    # brute force by hand for one user: cosine to the normalised mean of rated items
+    v = model.item_vectors_
+    row = tiny.interactions[3]
+    w = row.data if params.get("weighting") == "rating" else np.ones(row.nnz)
+    q = (w[:, None] * v[row.indices]).sum(0)
+    s = v @ (q / np.linalg.norm(q))
+    s[row.indices] = -np.inf
+    np.testing.assert_array_equal(got_i[3], np.argsort(-s, kind="stable")[:8])
+    # fold-in through the index equals brute-force fold-in
+    rows = sp.csr_matrix(tiny.interactions[:5])
+    np.testing.assert_array_equal(
+        model.recommend_for_ratings(rows, n=6)[0],
+        Recommender.recommend_for_ratings(model, rows, n=6)[0],
+    )
+
+
+# ------------------------------------------------------------------------------ blend
+def test_normalise_scores_known_values() -> None:
+    s = np.array([[1.0, 2.0, 3.0, -np.inf], [5.0, 5.0, 5.0, 5.0]])
+    np.testing.assert_allclose(normalise_scores(s, "minmax"), [[0, 0.5, 1, 0], [0, 0, 0, 0]])
+    z = np.sqrt(1.5)
+    np.testing.assert_allclose(
+        normalise_scores(s, "zscore"), [[-z, 0, z, 0], [0, 0, 0, 0]], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        normalise_scores(np.array([[3.0, 1.0, 2.0]]), "rank"), [[1.0, 0.0, 0.5]]
+    )
+
+
+def test_blend_combines_and_tunes(checkerboard: Dataset, build, tmp_path) -> None:
+    # train without item u for user u; validation = item u: itemknn is perfect, random is not
+    model = create_model(
+        "blend", components=("itemknn", "random"), weights=(0.5, 0.5), normalise="minmax"
+    ).fit(checkerboard)
+    comp = model.component_scores(np.arange(8))
+    assert comp.shape == (2, 8, 8)
+    np.testing.assert_allclose(
+        model._score_users(np.arange(8)), 0.5 * comp[0] + 0.5 * comp[1], rtol=1e-6
+    )
+    validation = build(np.arange(8), np.arange(8), n_users=8, n_items=8)
+    result = model.tune_weights(validation, grid=[(0.0, 1.0), (0.9, 0.1), (0.2, 0.8)], k=1)
+    scores = dict(result["results"])
+    assert scores[(0.9, 0.1)] == pytest.approx(1.0)
+    assert scores[(0.0, 1.0)] < 1.0
+    assert result["weights"] == (0.9, 0.1) and model.config.weights == (0.9, 0.1)
+    # the tuned weights survive save/load
+    model.save(tmp_path / "b")
+    loaded = load_model(tmp_path / "b")
+    assert loaded.config.weights == (0.9, 0.1)
+    assert [c.name for c in loaded.components_] == ["itemknn", "random"]
+
+
+def test_blend_rejects_bad_config() -> None:
+    with pytest.raises(ConfigError, match="at least two"):
+        create_model("blend", components=("als",))
+    with pytest.raises(ConfigError, match="weights"):
+        create_model("blend", components=("als", "pop"), weights=(1.0,))
+    with pytest.raises(ConfigError, match="unknown model"):
+        create_model("blend", components=("als", "nope"))
