@@ -88,7 +88,7 @@ def test_shapes_and_no_seen_items(fitted) -> None:
 
 
 def test_batch_equals_single_user(fitted) -> None:
-    _, model, ds, _ = fitted
+    _, model, _ds, _ = fitted
     users = np.array([3, 0, 17, 3, 29])
     items, scores = model.recommend(users, n=7)
     for row, u in enumerate(users):
@@ -115,7 +115,7 @@ def test_same_seed_same_output(fitted) -> None:
 
 
 def test_save_load_round_trip(fitted, tmp_path) -> None:
-    name, model, ds, _ = fitted
+    _name, model, ds, _ = fitted
     model.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert type(loaded) is type(model) and loaded.config == model.config
@@ -138,7 +138,7 @@ def test_save_load_round_trip(fitted, tmp_path) -> None:
 def test_candidates_respected(fitted) -> None:
     _, model, ds, _ = fitted
     cand = np.array([1, 5, 9, 13, 22, 30, 39])
-    items, scores = model.recommend(np.arange(ds.n_users), n=4, candidates=cand)
+    items, _scores = model.recommend(np.arange(ds.n_users), n=4, candidates=cand)
     valid = items[items >= 0]
     assert np.isin(valid, cand).all()
     # the same order as a full ranking restricted to the candidates
@@ -163,7 +163,7 @@ def test_fold_in_of_training_rows(fitted) -> None:
     _, model, ds, _ = fitted
     rows = sp.csr_matrix(ds.interactions[:6])
     try:
-        items, scores = model.recommend_for_ratings(rows, n=5)
+        items, _scores = model.recommend_for_ratings(rows, n=5)
     except FoldInNotSupported:
         pytest.skip("model has no fold-in")
     assert items.shape == (6, 5)

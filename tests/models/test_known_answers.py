@@ -163,8 +163,9 @@ def test_rating_predictions_clipped_and_fall_back(build) -> None:
 
 
 def test_mf_beats_bias_on_planted_low_rank() -> None:
-    from reelrank.data.dataset import IdMap
     import pandas as pd
+
+    from reelrank.data.dataset import IdMap
 
     rng = np.random.default_rng(0)
     n_u, n_i = 60, 50
