@@ -205,9 +205,15 @@ def _union(a: Dataset, b: Dataset | None) -> Dataset:
     """``a`` plus the interactions of ``b`` (same maps); metadata and tags from ``a``."""
     if b is None or b.n_interactions == 0:
         return a
-    fa, fb = a.to_frame(), b.to_frame()
-    frame = pd.concat([fa, fb], ignore_index=True)
-    merged = Dataset.from_frame(frame, a.users, a.items, a.movies)
+    merged = Dataset.from_arrays(
+        np.concatenate([a.user_index_of_entries(), b.user_index_of_entries()]),
+        np.concatenate([a.interactions.indices, b.interactions.indices]),
+        np.concatenate([a.ratings, b.ratings]),
+        np.concatenate([a.timestamps, b.timestamps]),
+        users=a.users,
+        items=a.items,
+        movies=a.movies,
+    )
     return replace(a, interactions=merged.interactions, timestamps=merged.timestamps)
 
 

@@ -18,7 +18,8 @@ bpr       factors {32, 64} x learning_rate {0.01, 0.05} x regularization {0.001,
 lightfm   no_components {32, 64} x loss {warp, bpr} x epochs {20, 40}
 ease      lam {100, 500, 2000}
 content   kind {tfidf, tokens, embedding} x weighting {centered, binary}
-blend     weights over the component models' normalised scores: a grid on the simplex
+blend     components {(als, content), (ease, content)} x weights on the simplex (step 0.1);
+          each component set is fitted once and the weights vary over its component scores
 bias      reg_user {5, 15} x reg_item {5, 10}
 mf        factors {20, 50} x regularization {0.02, 0.05}
 ========  =================================================================================
@@ -62,6 +63,10 @@ def _simplex(
     return out
 
 
+#: component sets searched for ``blend`` (each fitted once; weights vary without refitting)
+BLEND_COMPONENTS: list[tuple[str, ...]] = [("als", "content"), ("ease", "content")]
+_BLEND_STEPS = {2: tuple(x / 10 for x in range(11)), 3: (0.0, 0.25, 0.5, 0.75, 1.0)}
+
 #: model name -> list of parameter dicts (each a grid point)
 GRIDS: dict[str, list[dict[str, Any]]] = {
     "pop": _product(by=["count", "rating"]),
@@ -82,17 +87,21 @@ def grid_for(
 ) -> list[dict[str, Any]]:
     """The grid points for model ``name``, restricted to its config fields.
 
-    ``blend`` is special: its grid is built from its configured component list, as weight
-    vectors on the simplex. Fixed parameters in ``base_params`` override grid values.
+    ``blend`` is special: its grid is every component set of :data:`BLEND_COMPONENTS` (or the
+    fixed ``components``) times weight vectors on the simplex with at least two non-zero
+    weights (a real hybrid). Fixed parameters in ``base_params`` override grid values.
     """
     fields = {f.name for f in dataclasses.fields(model_cls.Config)}
-    if name == "blend" or model_cls.name == "blend":
-        defaults = model_cls.Config()
-        components = base_params.get("models", getattr(defaults, "models", ()))
-        n = len(components)
-        if n < 2 or "weights" not in fields:
-            return [{}]
-        return [{"weights": w} for w in _simplex(n)]
+    if model_cls.name == "blend":
+        if "components" in base_params:
+            sets = [tuple(base_params["components"])]
+        else:
+            sets = BLEND_COMPONENTS
+        points = []
+        for comps in sets:
+            for w in _simplex(len(comps), _BLEND_STEPS[min(len(comps), 3)]):
+                points.append({"components": comps, "weights": w})
+        return points
     grid = GRIDS.get(name, GRIDS.get(model_cls.name, [{}]))
     out: list[dict[str, Any]] = []
     for point in grid:
@@ -185,12 +194,22 @@ def tune_model(
         grid = grid[:max_points]
     trials: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
+    fitted: dict[str, Recommender] = {}
     for point in grid:
         merged = {**params, **point}
         t0 = time.perf_counter()
         try:
-            model = cls(**merged)
-            (fit or (lambda m, d: m.fit(d)))(model, train)
+            if cls.name == "blend":
+                # weights act on the fitted components' scores: fit each component set once
+                key = repr(sorted((k, v) for k, v in merged.items() if k != "weights"))
+                if key not in fitted:
+                    fitted[key] = cls(**merged)
+                    (fit or (lambda m, d: m.fit(d)))(fitted[key], train)
+                model = fitted[key]
+                model.config = dataclasses.replace(model.config, weights=tuple(merged["weights"]))
+            else:
+                model = cls(**merged)
+                (fit or (lambda m, d: m.fit(d)))(model, train)
             value = float(score(model, train, validation))
             error = None
         except Exception as e:  # a failing grid point must not end the search
