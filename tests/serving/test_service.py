@@ -49,7 +49,8 @@ def test_fold_in_equals_refit_within_tolerance(bundled, tmp_path: Path) -> None:
         refit = create_model("als", **params).fit(bundled)
         # the service gets the left-out user's real ratings (from the full data)
         row = bundled.interactions[uidx]
-        ratings = {int(i): float(r) for i, r in zip(bundled.items.ids(row.indices), row.data)}
+        ids = bundled.items.ids(row.indices)
+        ratings = {int(i): float(r) for i, r in zip(ids, row.data, strict=True)}
         folded = svc.recommend_for_ratings(ratings, 20)
         assert len(folded.matched) == row.nnz
         refit_items, _ = refit.recommend(uidx, 20)
