@@ -235,6 +235,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         manifest = json.loads(mf.read_text())
     except json.JSONDecodeError as e:
         raise ArtifactError(f"{mf}: corrupted JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{mf}: expected a JSON object")
+    missing = [k for k in ("format_version", "model", "config", "n_items") if k not in manifest]
+    if missing:
+        raise ArtifactError(f"{mf}: missing key(s) {missing}")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
         raise ArtifactError(
