@@ -1187,30 +1187,28 @@ def _join_tag_genome(
 
 
 # ---------------------------------------------------------------------------- assembly
-def _deduplicate(
+def _sort_and_deduplicate(
     user_idx: np.ndarray, item_idx: np.ndarray, timestamp: np.ndarray, n_items: int
-) -> np.ndarray | None:
-    """Positions to keep so each (user, item) pair keeps its latest rating, or ``None``.
+) -> tuple[np.ndarray | None, int]:
+    """Order putting pairs in (user, item) order, keeping each pair's latest rating.
 
     The latest is the highest timestamp; among equal timestamps, the last in the file.
-    Returns ``None`` (keep everything) when there is no duplicate, the common case, which
-    costs one sort of the pair keys (near-linear on MovieLens files, sorted by user).
+    Returns ``(None, 0)`` when the input is already strictly sorted (MovieLens files are
+    sorted by user then movie): one O(n) check, no sort. Otherwise ``(order, n_dropped)``.
     """
     key = user_idx.astype(np.int64) * n_items + item_idx
-    if len(key) < 2:
-        return None
-    if bool(np.all(key[1:] > key[:-1])):
-        return None
+    if len(key) < 2 or bool(np.all(key[1:] > key[:-1])):
+        return None, 0
     order = np.argsort(key, kind="stable")
     ks = key[order]
     if not bool((ks[1:] == ks[:-1]).any()):
-        return None
-    # duplicates exist: order by (key, timestamp, file position) and keep each key's last
+        return order, 0
+    # duplicates: order by (key, timestamp, file position) and keep each key's last
     order = np.lexsort((np.arange(len(key)), timestamp, key))
     ks = key[order]
     last = np.ones(len(ks), dtype=bool)
     last[:-1] = ks[1:] != ks[:-1]
-    return np.sort(order[last])
+    return order[last], int(len(key) - last.sum())
 
 
 def load(
@@ -1318,15 +1316,15 @@ def _load_from(src: _Source, path: Path, layout: str, progress: bool) -> Dataset
     bar.update()
 
     # 4. duplicates, then the CSR
-    keep = _deduplicate(user_idx, item_idx, r.timestamp, len(items))
+    order, dropped = _sort_and_deduplicate(user_idx, item_idx, r.timestamp, len(items))
     rating, timestamp = r.rating, r.timestamp
-    info["duplicates_dropped"] = 0
-    if keep is not None:
-        dropped = len(user_idx) - len(keep)
-        info["duplicates_dropped"] = dropped
+    info["duplicates_dropped"] = dropped
+    if dropped:
         logger.warning("%s: %d duplicated (user, movie) ratings dropped", r.path, dropped)
-        user_idx, item_idx = user_idx[keep], item_idx[keep]
-        rating, timestamp = rating[keep], timestamp[keep]
+    if order is not None:
+        user_idx, item_idx = user_idx[order], item_idx[order]
+        rating, timestamp = rating[order], timestamp[order]
+        del order
     del r
 
     # 5. metadata
@@ -1379,6 +1377,7 @@ def _load_from(src: _Source, path: Path, layout: str, progress: bool) -> Dataset
         layout=layout,
         name=src.folder_name or path.name,
         info=info,
+        presorted=True,
     )
     bar.update()
     bar.close()

@@ -92,19 +92,19 @@ def _user_counts(rng: np.random.Generator, n_users: int, n_items: int, n_ratings
         )
     floor = min(_MIN_PER_USER, n_ratings // n_users, cap)
     weights = rng.lognormal(mean=0.0, sigma=1.3, size=n_users)
-    extra = n_ratings - floor * n_users
     counts = np.full(n_users, floor, dtype=np.int64)
-    for _ in range(50):  # water-filling: spread `extra` by weight under the cap
-        if extra <= 0:
-            break
+    extra = n_ratings - floor * n_users
+    while extra > 0:  # spread `extra` by weight under the cap (largest remainder method)
         room = cap - counts
         w = np.where(room > 0, weights, 0.0)
-        share = np.minimum(np.floor(extra * w / w.sum()).astype(np.int64), room)
-        if share.sum() == 0:  # the remainder: one each to random users with room
-            open_users = np.flatnonzero(room > 0)
-            pick = rng.choice(open_users, size=min(extra, len(open_users)), replace=False)
-            share = np.zeros(n_users, dtype=np.int64)
-            share[pick] = 1
+        exact = extra * w / w.sum()
+        share = np.minimum(np.floor(exact).astype(np.int64), room)
+        left = extra - int(share.sum())
+        if left > 0:
+            frac = np.where(room - share > 0, exact - np.floor(exact), -1.0)
+            top = np.argsort(-frac, kind="stable")[:left]
+            top = top[frac[top] >= 0]
+            share[top] += 1
         counts += share
         extra -= int(share.sum())
     return counts
@@ -123,6 +123,19 @@ def _item_distributions(
     p = np.exp(logits)
     p /= p.sum(axis=1, keepdims=True)
     return np.cumsum(p, axis=1)
+
+
+def _sorted_union(sorted_keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted unique union; ``sorted_keys`` must already be sorted and unique.
+
+    A stable sort (timsort) of two concatenated sorted runs is a linear merge, far cheaper
+    than ``np.union1d`` re-sorting (or hashing) everything each round.
+    """
+    merged = np.concatenate([sorted_keys, np.sort(new)])
+    merged.sort(kind="stable")
+    keep = np.ones(len(merged), dtype=bool)
+    keep[1:] = merged[1:] != merged[:-1]
+    return merged[keep]
 
 
 def _sample_pairs(
@@ -150,19 +163,17 @@ def _sample_pairs(
         else:  # heavy users exhaust the head: fill the rest uniformly
             items = rng.integers(0, n_items, len(users))
         before = len(keys)
-        keys = np.union1d(keys, users * n_items + items)
+        keys = _sorted_union(keys, users * n_items + items)
         bar.update(len(keys) - before)
         have = np.bincount(keys // n_items, minlength=n_users)
         need = counts - have
-        if (need < 0).any():  # rare overshoot within a round cannot happen with union1d
-            raise RuntimeError("sampling overshoot")
     if need.any():  # deterministic top-up for the few users still short
         extra = []
         for u in np.flatnonzero(need):
             own = keys[(keys // n_items) == u] % n_items
             free = np.setdiff1d(np.arange(n_items), own)[: need[u]]
             extra.append(u * n_items + free)
-        keys = np.union1d(keys, np.concatenate(extra))
+        keys = _sorted_union(keys, np.concatenate(extra))
         bar.update(int(sum(len(e) for e in extra)))
     bar.close()
     return keys // n_items, keys % n_items
