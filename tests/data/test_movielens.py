@@ -262,3 +262,27 @@ def test_bundled_copy_as_zip(tmp_path) -> None:
     )
     ds = load(archive)
     assert ds.layout == "ml-latest-small" and ds.n_interactions == 100_836
+
+
+def test_unsorted_file_gives_the_same_dataset(tmp_path, writers) -> None:
+    folder = writers["csv"](tmp_path, "ml-latest", genome=False)
+    lines = (folder / "ratings.csv").read_bytes().split(b"\r\n")
+    header, rows = lines[0], [r for r in lines[1:] if r]
+    sorted_ds = load(folder)
+    (folder / "ratings.csv").write_bytes(b"\r\n".join([header, *rows[::-1]]) + b"\r\n")
+    shuffled = load(folder)
+    assert (sorted_ds.interactions != shuffled.interactions).nnz == 0
+    assert np.array_equal(sorted_ds.timestamps, shuffled.timestamps)
+    assert shuffled.info["duplicates_dropped"] == 0
+
+
+def test_from_arrays_presorted_is_checked(bundled) -> None:
+    from reelrank.data.dataset import Dataset
+
+    frame = bundled.to_frame()
+    args = [frame[c].to_numpy() for c in ("user_idx", "item_idx", "rating", "timestamp")]
+    kw = {"users": bundled.users, "items": bundled.items, "movies": bundled.movies}
+    fast = Dataset.from_arrays(*args, presorted=True, **kw)
+    assert (fast.interactions != bundled.interactions).nnz == 0
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        Dataset.from_arrays(*(a[::-1] for a in args), presorted=True, **kw)

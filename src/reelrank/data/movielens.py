@@ -616,9 +616,9 @@ def _check_scale(r: _Ratings, layout: str, scale: tuple[float, float]) -> None:
     """Raise naming the first line whose rating is outside the layout's scale."""
     lo, hi = scale
     rating = r.rating
-    bad = (rating < lo) | (rating > hi)
     step = 1.0 if layout in _INTEGER_SCALE else 0.5
-    bad |= (rating / step) % 1 != 0
+    steps = rating * np.float32(1.0 / step)
+    bad = (rating < lo) | (rating > hi) | (steps != np.rint(steps))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         grid = "whole stars" if step == 1.0 else "half stars"
@@ -1240,9 +1240,8 @@ def load(
     Raises
     ------
     DataFormatError
-        If a file is malformed (the message names the file and the line).
-    FileNotFoundError
-        If ``source`` is a path that does not exist.
+        If a file is malformed (the message names the file and the line), if ``source``
+        does not exist, or if it holds no MovieLens layout.
 
     Examples
     --------
