@@ -61,8 +61,10 @@ def _report_table(report: dict[str, Any]) -> pd.DataFrame | None:
     return pd.DataFrame([flat]) if flat else None
 
 
-def _card(title: str, year: int | None, genres: list[str], score: float, why: list[str]) -> None:
-    with st.container(border=True):
+def _card(
+    key: str, title: str, year: int | None, genres: list[str], score: float, why: list[str]
+) -> None:
+    with st.container(border=True, key=key):
         st.markdown(f"**{title}** ({year if year is not None else '?'})")
         st.caption(", ".join(genres) or "no genres")
         if why:
@@ -99,7 +101,7 @@ def _rate_tab(service: RecommenderService) -> None:
         result = service.recommend_for_ratings(dict(ratings), n=10)
         st.caption(f"based on {len(ratings)} rating(s)")
         for r in result.recommendations:
-            _card(r.title, r.year, r.genres, r.score, r.reasons)
+            _card(f"rec_{r.movie_id}", r.title, r.year, r.genres, r.score, r.reasons)
 
 
 def _similar_tab(service: RecommenderService) -> None:
@@ -115,7 +117,7 @@ def _similar_tab(service: RecommenderService) -> None:
     choice = st.selectbox("Which movie?", list(options))
     for s in service.similar(options[choice], n=10, weight=weight):
         why = [f"collaborative {s.collaborative}", f"content {s.content}"]
-        _card(s.title, s.year, s.genres, s.score, why)
+        _card(f"sim_{s.movie_id}", s.title, s.year, s.genres, s.score, why)
 
 
 def _compare_tab(report: dict[str, Any] | None) -> None:

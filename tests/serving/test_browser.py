@@ -1,0 +1,136 @@
+"""The Streamlit app in a real headless browser (Playwright driving Debian's chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import reelrank.serving.app as app_module
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(artifact_dir: Path, tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app_module.__file__),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--",
+            str(artifact_dir),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited: {(tmp_path / 'streamlit.log').read_text()}")
+        time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def _rec_ids(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "[class*='st-key-rec_']",
+        "els => els.map(e => [...e.classList].find(c => c.startsWith('st-key-rec_')))",
+    )
+
+
+def _search_and_rate(page: Any, query: str, movie_id: int, stars: int) -> None:
+    box = page.get_by_label("Search a movie")
+    box.fill(query)
+    box.press("Enter")
+    button = page.locator(f".st-key-stars_{movie_id} [aria-label='{stars} out of 5 stars']")
+    button.wait_for(timeout=30_000)
+    button.click()
+
+
+def test_search_rate_three_movies_and_see_recommendations_change(
+    app_url: str, tmp_path: Path
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_url)
+        page.get_by_text("Rate a few movies").wait_for(timeout=60_000)
+        assert _rec_ids(page) == []
+
+        _search_and_rate(page, "toy story", 1, 5)
+        page.wait_for_function(
+            "document.querySelectorAll(\"[class*='st-key-rec_']\").length == 10", timeout=30_000
+        )
+        first = _rec_ids(page)
+        assert len(first) == 10
+
+        _search_and_rate(page, "matrix", 2571, 5)
+        page.get_by_text("based on 2 rating(s)").wait_for(timeout=30_000)
+        _search_and_rate(page, "Star Wars (1977)", 260, 4)
+        page.get_by_text("based on 3 rating(s)").wait_for(timeout=30_000)
+        page.wait_for_function(
+            "document.querySelectorAll(\"[class*='st-key-rec_']\").length == 10", timeout=30_000
+        )
+        last = _rec_ids(page)
+        assert len(last) == 10 and last != first
+        assert "st-key-rec_1" not in last and "st-key-rec_2571" not in last
+        page.get_by_text("Why:").first.wait_for(timeout=10_000)
+
+        shot = tmp_path / "app-screenshot.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        out_dir = os.environ.get("REELRANK_SCREENSHOT_DIR")
+        if out_dir:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(out_dir) / "app-screenshot.png")
+        browser.close()
