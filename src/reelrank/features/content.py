@@ -260,7 +260,7 @@ def tfidf_matrix(
 def item_neighbours(
     matrix: np.ndarray | sp.spmatrix,
     k: int = 20,
-    batch_size: int = 512,
+    batch_size: int = 256,
     *,
     item_idx: np.ndarray | None = None,
     progress: bool = False,
