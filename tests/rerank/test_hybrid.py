@@ -70,8 +70,7 @@ def test_explain_sums_to_score(fitted):
     parts = fitted.explain_features(3, item)
     assert parts[-1][0] == "bias"
     total = sum(v for _, v in parts)
-    assert total == pytest.approx(float(fitted.score(np.array([3]), np.array([item]))[0]),
-                                  abs=1e-4)
+    assert total == pytest.approx(float(fitted.score(np.array([3]), np.array([item]))[0]), abs=1e-4)
 
 
 def test_save_load_identical_scores(fitted, tmp_path):

@@ -92,6 +92,15 @@ def test_pairs_groups_are_contiguous_users(planted, small_hybrid):
     random_negs = pairs[~pairs["in_candidates"] & (pairs["label"] == 0)]
     assert random_negs.groupby("user_idx").size().max() <= 5
     # documented feature columns are present
-    for col in ("itemknn_score", "itemknn_rank", "pop_z", "genre_cos", "genre_weight",
-                "item_log_count", "days_since_last", "last_doy_cos", "movie_age"):
+    for col in (
+        "itemknn_score",
+        "itemknn_rank",
+        "pop_z",
+        "genre_cos",
+        "genre_weight",
+        "item_log_count",
+        "days_since_last",
+        "last_doy_cos",
+        "movie_age",
+    ):
         assert col in pairs.columns

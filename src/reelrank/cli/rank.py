@@ -9,8 +9,9 @@ import typer
 from reelrank.cli.common import err_console, source_argument
 from reelrank.errors import ConfigError
 
-rank_app = typer.Typer(help="Two-stage hybrid: candidate pairs for the re-ranker.",
-                       no_args_is_help=True)
+rank_app = typer.Typer(
+    help="Two-stage hybrid: candidate pairs for the re-ranker.", no_args_is_help=True
+)
 
 
 @rank_app.command("build-pairs")
@@ -25,8 +26,9 @@ def build_pairs_cmd(
         False, "--embeddings/--no-embeddings", help="Use sentence-embedding features."
     ),
     split: bool = typer.Option(
-        True, "--split/--all", help="Build from the temporal protocol's train part (default) "
-        "or from all the data.",
+        True,
+        "--split/--all",
+        help="Build from the temporal protocol's train part (default) or from all the data.",
     ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
 ) -> None:
@@ -46,8 +48,9 @@ def build_pairs_cmd(
         raise ConfigError(f"--out {out}: expected a .parquet file")
     if negatives < 0:
         raise ConfigError("--negatives must be >= 0")
-    model = create_model("hybrid", generators=generators, n_random_negatives=negatives,
-                         use_embeddings=embeddings)
+    model = create_model(
+        "hybrid", generators=generators, n_random_negatives=negatives, use_embeddings=embeddings
+    )
     dataset = load(source, cache_dir=cache_dir_from_env())
     train = temporal_split(dataset, 0.2, 0.1).train if split else dataset
     features = build_item_features(train, blocks=model.feature_blocks(), cache_dir=cache_dir)

@@ -140,8 +140,11 @@ class CandidateGenerator:
         out = []
         for name, n in self.generators:
             if name == "ease" and n_items > self.ease_max_items:
-                logger.info("catalogue has %d items > %d: itemknn replaces ease", n_items,
-                            self.ease_max_items)
+                logger.info(
+                    "catalogue has %d items > %d: itemknn replaces ease",
+                    n_items,
+                    self.ease_max_items,
+                )
                 name = "itemknn"
             if name in ("content", "faiss-knn") and features is None:
                 logger.info("no item features: generator %s skipped", name)
@@ -268,13 +271,13 @@ def first_stage(
             block[seen_r, seen_c] = np.nan
         blocks[gen] = block
         ranked = np.where(np.isnan(block), -np.inf, block)
-        idx, vals = topk(ranked, n)
+        idx, _ = topk(ranked, n)
         valid = idx >= 0
         rank_block = np.full((n_rows, n_items), n + 1, dtype=np.float32)
         rr = np.broadcast_to(np.arange(n_rows)[:, None], idx.shape)
-        rank_block[rr[valid], idx[valid]] = (
-            np.broadcast_to(np.arange(1, idx.shape[1] + 1), idx.shape)[valid]
-        )
+        rank_block[rr[valid], idx[valid]] = np.broadcast_to(
+            np.arange(1, idx.shape[1] + 1), idx.shape
+        )[valid]
         ranks[gen] = rank_block
         if union:
             if allowed is not None:
@@ -286,14 +289,16 @@ def first_stage(
     if extra is not None:
         mask[extra[0], extra[1]] = True
     row, item = np.nonzero(mask)
-    out = FirstStage(row=row.astype(np.int64), item_idx=item.astype(np.int64),
-                     in_union=in_union[row, item])
+    out = FirstStage(
+        row=row.astype(np.int64), item_idx=item.astype(np.int64), in_union=in_union[row, item]
+    )
     for gen in scorers:
         block = blocks.get(gen)
         if block is None:
             nan = np.full(len(row), np.nan, dtype=np.float32)
-            out.gen_features.update({f"{gen}_score": nan, f"{gen}_rank": nan.copy(),
-                                     f"{gen}_z": nan.copy()})
+            out.gen_features.update(
+                {f"{gen}_score": nan, f"{gen}_rank": nan.copy(), f"{gen}_z": nan.copy()}
+            )
             continue
         mean = np.nanmean(block, axis=1)
         std = np.nanstd(block, axis=1)
@@ -335,8 +340,9 @@ class UserHistory:
         last = np.full(ds.n_users, np.nan)
         has = np.diff(ratings.indptr) > 0
         if has.any():
-            last[has] = np.maximum.reduceat(ds.timestamps.astype(np.float64),
-                                            ratings.indptr[:-1][has])
+            last[has] = np.maximum.reduceat(
+                ds.timestamps.astype(np.float64), ratings.indptr[:-1][has]
+            )
         return cls(ratings=ratings, recency=recency, last_ts=last)
 
     def rows(self, user_rows: np.ndarray) -> UserHistory:
@@ -355,8 +361,10 @@ def genre_matrix_from_movies(movies: pd.DataFrame) -> tuple[sp.csr_matrix, np.nd
     flat = np.asarray([g for gs in genres for g in gs], dtype=object).astype(str)
     names, col = np.unique(flat, return_inverse=True) if len(flat) else (np.array([]), flat)
     row = np.repeat(np.arange(len(movies)), lengths)
-    m = sp.csr_matrix((np.ones(len(row), np.float32), (row, col.astype(np.int64))),
-                      shape=(len(movies), len(names)))
+    m = sp.csr_matrix(
+        (np.ones(len(row), np.float32), (row, col.astype(np.int64))),
+        shape=(len(movies), len(names)),
+    )
     m.data[:] = 1.0
     m.sum_duplicates()
     m.data = np.minimum(m.data, 1.0)
@@ -399,8 +407,7 @@ class PairFeaturizer:
     def fit(self, data: Dataset, features: ItemFeatures | None) -> PairFeaturizer:
         """Item statistics from ``data``; content matrices from ``features``."""
         counts = data.item_counts().astype(np.float64)
-        sums = np.bincount(data.interactions.indices, weights=data.ratings,
-                           minlength=data.n_items)
+        sums = np.bincount(data.interactions.indices, weights=data.ratings, minlength=data.n_items)
         global_mean = float(data.ratings.mean()) if data.n_interactions else 0.0
         shrink = 5.0
         self.item_log_count_ = np.log1p(counts).astype(np.float32)
@@ -414,8 +421,12 @@ class PairFeaturizer:
         self._set_content(data.movies, features)
         return self
 
-    def _set_content(self, movies: pd.DataFrame | None, features: ItemFeatures | None,
-                     genre: sp.csr_matrix | None = None) -> None:
+    def _set_content(
+        self,
+        movies: pd.DataFrame | None,
+        features: ItemFeatures | None,
+        genre: sp.csr_matrix | None = None,
+    ) -> None:
         if genre is None and features is not None:
             genre, _ = features.family("genre")
             if genre.shape[1] == 0:
@@ -425,8 +436,11 @@ class PairFeaturizer:
             genre, _ = genre_matrix_from_movies(movies)
         self.genre_ = sp.csr_matrix(genre, dtype=np.float32)
         self.genre_norm_ = _l2_rows_sparse(self.genre_)
-        self.tfidf_ = None if features is None or features.tfidf is None else (
-            _l2_rows_sparse(features.tfidf))
+        self.tfidf_ = (
+            None
+            if features is None or features.tfidf is None
+            else (_l2_rows_sparse(features.tfidf))
+        )
         self.dense_: dict[str, np.ndarray] = {}
         if features is not None:
             for block, short in (("embedding", "emb"), ("genome", "genome")):
@@ -469,16 +483,25 @@ class PairFeaturizer:
         for short in self.dense_:
             out += [f"{short}_max", f"{short}_mean"]
         out += [
-            "item_log_count", "item_mean_rating", "item_recent_share",
-            "user_log_count", "user_mean_rating",
-            "movie_year", "movie_age", "days_since_last",
-            "last_hour_sin", "last_hour_cos", "last_doy_sin", "last_doy_cos",
+            "item_log_count",
+            "item_mean_rating",
+            "item_recent_share",
+            "user_log_count",
+            "user_mean_rating",
+            "movie_year",
+            "movie_age",
+            "days_since_last",
+            "last_hour_sin",
+            "last_hour_cos",
+            "last_doy_sin",
+            "last_doy_cos",
         ]
         return out
 
     # ------------------------------------------------------------------ transform
-    def transform(self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
-                  ) -> dict[str, np.ndarray]:
+    def transform(
+        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """Features of pairs (``history`` row ``row[k]``, item ``item_idx[k]``).
 
         Returns
@@ -527,7 +550,8 @@ class PairFeaturizer:
         last_dt = pd.to_datetime(pd.Series(last), unit="s", utc=True)
         last_year = last_dt.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
         hour = (last_dt.dt.hour + last_dt.dt.minute / 60.0).to_numpy(
-            dtype=np.float64, na_value=np.nan)
+            dtype=np.float64, na_value=np.nan
+        )
         doy = last_dt.dt.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan)
         year = self.year_[item_idx]
         out["movie_year"] = year.astype(np.float32)
@@ -555,13 +579,15 @@ class PairFeaturizer:
         starts = np.searchsorted(kept_rows, np.arange(r.shape[0]))
         pos = np.arange(len(order)) - starts[kept_rows]
         order = order[pos < self.max_liked]
-        m = sp.csr_matrix((np.ones(len(order), np.float32), (rows[order], r.indices[order])),
-                          shape=r.shape)
+        m = sp.csr_matrix(
+            (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
+        )
         return m
 
 
-def _rowwise_dot_sparse(user: np.ndarray, items: sp.csr_matrix, row: np.ndarray,
-                        item_idx: np.ndarray) -> np.ndarray:
+def _rowwise_dot_sparse(
+    user: np.ndarray, items: sp.csr_matrix, row: np.ndarray, item_idx: np.ndarray
+) -> np.ndarray:
     """``user[row[k]] · items[item_idx[k]]`` for every pair (items sparse)."""
     sub = items[item_idx].tocsr()
     r = np.repeat(np.arange(len(item_idx)), np.diff(sub.indptr))
@@ -587,8 +613,8 @@ def _max_mean_similarity(
     uniq, starts = np.unique(rs, return_index=True)
     bounds = np.append(starts, len(rs))
     for k, u in enumerate(uniq):
-        sel = order[bounds[k]: bounds[k + 1]]
-        lk = liked.indices[liked.indptr[u]: liked.indptr[u + 1]]
+        sel = order[bounds[k] : bounds[k + 1]]
+        lk = liked.indices[liked.indptr[u] : liked.indptr[u + 1]]
         if len(lk) == 0:
             continue
         items = item_idx[sel]
@@ -634,7 +660,7 @@ def candidate_recall(
     union_size = np.zeros(len(users))
     n_pos = np.diff(pos.indptr)[users].astype(np.float64)
     for start in range(0, len(users), batch_size):
-        batch = users[start: start + batch_size]
+        batch = users[start : start + batch_size]
         sl = slice(start, start + len(batch))
         seen_b = seen[batch]
         pos_b = pos[batch].toarray() > 0
@@ -655,11 +681,13 @@ def candidate_recall(
         union_size[sl] = union.sum(axis=1)
     rows = []
     for g in [*names, "union"]:
-        rows.append({
-            "generator": g,
-            "n": float(generator.n_[g]) if g != "union" else float(union_size.mean()),
-            "recall": float(hits[g].sum() / max(n_pos.sum(), 1)),
-            "user_recall": float(np.mean(hits[g] / n_pos)) if len(users) else float("nan"),
-            "n_positives": int(n_pos.sum()),
-        })
+        rows.append(
+            {
+                "generator": g,
+                "n": float(generator.n_[g]) if g != "union" else float(union_size.mean()),
+                "recall": float(hits[g].sum() / max(n_pos.sum(), 1)),
+                "user_recall": float(np.mean(hits[g] / n_pos)) if len(users) else float("nan"),
+                "n_positives": int(n_pos.sum()),
+            }
+        )
     return pd.DataFrame(rows)

@@ -61,10 +61,14 @@ def cyclic_time(ts: np.ndarray) -> np.ndarray:
     dt = pd.to_datetime(pd.Series(ts), unit="s", utc=True)
     hour = (dt.dt.hour + dt.dt.minute / 60.0).to_numpy(dtype=np.float64, na_value=np.nan)
     doy = dt.dt.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan)
-    out = np.column_stack([
-        np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24),
-        np.sin(2 * np.pi * doy / 365.25), np.cos(2 * np.pi * doy / 365.25),
-    ])
+    out = np.column_stack(
+        [
+            np.sin(2 * np.pi * hour / 24),
+            np.cos(2 * np.pi * hour / 24),
+            np.sin(2 * np.pi * doy / 365.25),
+            np.cos(2 * np.pi * doy / 365.25),
+        ]
+    )
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
 
@@ -79,8 +83,16 @@ def _mlp(d_in: int, hidden: tuple[int, ...], d_out: int, dropout: float) -> nn.S
 
 
 class _TwoTower(nn.Module):
-    def __init__(self, n_users: int, n_items: int, n_tokens: int, d_text: int, dim: int,
-                 hidden: tuple[int, ...], dropout: float) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_tokens: int,
+        d_text: int,
+        dim: int,
+        hidden: tuple[int, ...],
+        dropout: float,
+    ) -> None:
         super().__init__()
         self.user_emb = nn.Embedding(n_users, dim)
         self.item_emb = nn.Embedding(n_items, dim)
@@ -99,10 +111,14 @@ class _TwoTower(nn.Module):
     def user_vec(self, user_emb: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.user_mlp(torch.cat([user_emb, time], dim=1))
 
-    def item_vec(self, items: torch.Tensor, tokens: torch.Tensor, text: torch.Tensor
-                 ) -> torch.Tensor:
-        tok = torch.sparse.mm(tokens, self.token_emb) if tokens.shape[1] else (
-            torch.zeros(len(items), self.token_emb.shape[1]))
+    def item_vec(
+        self, items: torch.Tensor, tokens: torch.Tensor, text: torch.Tensor
+    ) -> torch.Tensor:
+        tok = (
+            torch.sparse.mm(tokens, self.token_emb)
+            if tokens.shape[1]
+            else (torch.zeros(len(items), self.token_emb.shape[1]))
+        )
         return self.item_mlp(torch.cat([self.item_emb(items), tok, self.text_proj(text)], 1))
 
 
@@ -148,7 +164,7 @@ class NeuralHybrid(Recommender):
         dropout: float = 0.2
         weight_decay: float = 1e-5
         lr: float = 3e-3
-        batch_size: int = 1024
+        batch_size: int = 2048
         max_epochs: int = 40
         patience: int = 3
         val_fraction: float = 0.1
@@ -202,21 +218,19 @@ class NeuralHybrid(Recommender):
         sums[sums == 0] = 1.0
         t = (sp.diags(1.0 / sums) @ t).tocoo()
         self._tokens_t = torch.sparse_coo_tensor(
-            np.vstack([t.row, t.col]).astype(np.int64), t.data.astype(np.float32), t.shape
+            np.vstack([t.row, t.col]).astype(np.int64),
+            t.data.astype(np.float32),
+            t.shape,
+            check_invariants=False,
         ).coalesce()
         self._text_t = torch.from_numpy(self.text_np_)
 
-    def _item_inputs(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = items.numpy()
-        sub = self.tokens_np_[idx]
-        sums = np.asarray(sub.sum(axis=1)).ravel()
-        sums[sums == 0] = 1.0
-        sub = (sp.diags(1.0 / sums) @ sub).tocoo()
-        tok = torch.sparse_coo_tensor(
-            np.vstack([sub.row, sub.col]).astype(np.int64), sub.data.astype(np.float32),
-            sub.shape,
+    def _item_batch(self, net: _TwoTower, items: torch.Tensor) -> torch.Tensor:
+        """Item-tower vectors of a batch (token bag over the whole catalogue: nnz x dim)."""
+        tok = torch.sparse.mm(self._tokens_t, net.token_emb)[items]
+        return net.item_mlp(
+            torch.cat([net.item_emb(items), tok, net.text_proj(self._text_t[items])], 1)
         )
-        return tok, self._text_t[items]
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Dataset, features: Any | None) -> None:
@@ -250,19 +264,27 @@ class NeuralHybrid(Recommender):
     def _arrays(self, ds: Dataset) -> tuple[torch.Tensor, ...]:
         frame = ds.to_frame()
         return (
-            torch.from_numpy(frame["user_idx"].to_numpy(np.int64)),
-            torch.from_numpy(frame["item_idx"].to_numpy(np.int64)),
-            torch.from_numpy(frame["rating"].to_numpy(np.float32)),
+            torch.tensor(frame["user_idx"].to_numpy(np.int64)),
+            torch.tensor(frame["item_idx"].to_numpy(np.int64)),
+            torch.tensor(frame["rating"].to_numpy(np.float32)),
             torch.from_numpy(cyclic_time(frame["timestamp"].to_numpy())),
         )
 
-    def _train(self, data: Dataset, val: Dataset | None, epochs: int
-               ) -> tuple[_TwoTower, dict[str, Any]]:
+    def _train(
+        self, data: Dataset, val: Dataset | None, epochs: int
+    ) -> tuple[_TwoTower, dict[str, Any]]:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        net = _TwoTower(data.n_users, data.n_items, self.tokens_np_.shape[1],
-                        self.text_np_.shape[1], cfg.dim, tuple(cfg.hidden), cfg.dropout)
+        net = _TwoTower(
+            data.n_users,
+            data.n_items,
+            self.tokens_np_.shape[1],
+            self.text_np_.shape[1],
+            cfg.dim,
+            tuple(cfg.hidden),
+            cfg.dropout,
+        )
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         mu = float(data.ratings.mean()) if data.n_interactions else 0.0
         u, i, r, t = self._arrays(data)
@@ -276,12 +298,12 @@ class NeuralHybrid(Recommender):
             perm = torch.randperm(n, generator=gen)
             total = 0.0
             for start in range(0, n, cfg.batch_size):
-                b = perm[start: start + cfg.batch_size]
+                b = perm[start : start + cfg.batch_size]
                 loss = self._loss(net, u[b], i[b], r[b], t[b], mu, seen, gen)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(b)
+                total += float(loss.detach()) * len(b)
             hist["train_loss"].append(total / max(n, 1))
             if vt is None:
                 continue
@@ -290,8 +312,9 @@ class NeuralHybrid(Recommender):
                 vgen = torch.Generator().manual_seed(cfg.seed + 1)
                 vloss = float(self._loss(net, *vt, mu, seen, vgen))
             hist["val_loss"].append(vloss)
-            logger.debug("neural epoch %d train %.4f val %.4f", epoch, hist["train_loss"][-1],
-                         vloss)
+            logger.debug(
+                "neural epoch %d train %.4f val %.4f", epoch, hist["train_loss"][-1], vloss
+            )
             if vloss < best - 1e-6:
                 best, bad = vloss, 0
                 best_state = copy.deepcopy(net.state_dict())
@@ -305,19 +328,31 @@ class NeuralHybrid(Recommender):
         hist["epochs_run"] = len(hist["train_loss"])
         return net, hist
 
-    def _loss(self, net: _TwoTower, u: torch.Tensor, i: torch.Tensor, r: torch.Tensor,
-              t: torch.Tensor, mu: float, seen: sp.csr_matrix, gen: torch.Generator
-              ) -> torch.Tensor:
+    def _loss(
+        self,
+        net: _TwoTower,
+        u: torch.Tensor,
+        i: torch.Tensor,
+        r: torch.Tensor,
+        t: torch.Tensor,
+        mu: float,
+        seen: sp.csr_matrix,
+        gen: torch.Generator,
+    ) -> torch.Tensor:
         uv = net.user_vec(net.user_emb(u), t)
-        tok, txt = self._item_inputs(i)
-        s_pos = (uv * net.item_vec(i, tok, txt)).sum(1) + net.user_bias(u)[:, 0] + (
-            net.item_bias(i)[:, 0])
+        s_pos = (
+            (uv * self._item_batch(net, i)).sum(1)
+            + net.user_bias(u)[:, 0]
+            + (net.item_bias(i)[:, 0])
+        )
         if self.config.mode == "rating":
             return torch.mean((s_pos + mu - r) ** 2)
         j = torch.randint(0, net.item_emb.num_embeddings, (len(u),), generator=gen)
-        tok_j, txt_j = self._item_inputs(j)
-        s_neg = (uv * net.item_vec(j, tok_j, txt_j)).sum(1) + net.item_bias(j)[:, 0] + (
-            net.user_bias(u)[:, 0])
+        s_neg = (
+            (uv * self._item_batch(net, j)).sum(1)
+            + net.item_bias(j)[:, 0]
+            + (net.user_bias(u)[:, 0])
+        )
         return -torch.nn.functional.logsigmoid(s_pos - s_neg).mean()
 
     # ------------------------------------------------------------------ scoring
@@ -400,9 +435,13 @@ class NeuralHybrid(Recommender):
     def _get_state(self) -> dict[str, np.ndarray]:
         t = self.tokens_np_
         return {
-            "tok_data": t.data, "tok_indices": t.indices, "tok_indptr": t.indptr,
-            "tok_shape": np.asarray(t.shape), "text": self.text_np_,
-            "last_time": self.last_time_, "mu": np.asarray([self.mu_]),
+            "tok_data": t.data,
+            "tok_indices": t.indices,
+            "tok_indptr": t.indptr,
+            "tok_shape": np.asarray(t.shape),
+            "text": self.text_np_,
+            "last_time": self.last_time_,
+            "mu": np.asarray([self.mu_]),
             "scale": np.asarray(self.scale_, dtype=np.float64),
             "train_loss": np.asarray(self.history_.get("train_loss", []), np.float64),
             "val_loss": np.asarray(self.history_.get("val_loss", []), np.float64),
@@ -410,15 +449,19 @@ class NeuralHybrid(Recommender):
         }
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        tokens = sp.csr_matrix((state["tok_data"], state["tok_indices"], state["tok_indptr"]),
-                               shape=tuple(int(x) for x in state["tok_shape"]))
+        tokens = sp.csr_matrix(
+            (state["tok_data"], state["tok_indices"], state["tok_indptr"]),
+            shape=tuple(int(x) for x in state["tok_shape"]),
+        )
         self._set_content(tokens, state["text"])
         self.last_time_ = state["last_time"]
         self.mu_ = float(state["mu"][0])
         self.scale_ = (float(state["scale"][0]), float(state["scale"][1]))
-        self.history_ = {"train_loss": state["train_loss"].tolist(),
-                         "val_loss": state["val_loss"].tolist(),
-                         "best_epoch": int(state["best_epoch"][0])}
+        self.history_ = {
+            "train_loss": state["train_loss"].tolist(),
+            "val_loss": state["val_loss"].tolist(),
+            "best_epoch": int(state["best_epoch"][0]),
+        }
 
     def _save_extra(self, path: Path) -> None:
         torch.save(self.net_.state_dict(), path / "weights.pt")
@@ -430,8 +473,15 @@ class NeuralHybrid(Recommender):
         except FileNotFoundError:
             raise ArtifactError(f"{path}: missing weights.pt") from None
         n_users = int(weights["user_emb.weight"].shape[0])
-        net = _TwoTower(n_users, int(self.n_items_ or 0), self.tokens_np_.shape[1],
-                        self.text_np_.shape[1], cfg.dim, tuple(cfg.hidden), cfg.dropout)
+        net = _TwoTower(
+            n_users,
+            int(self.n_items_ or 0),
+            self.tokens_np_.shape[1],
+            self.text_np_.shape[1],
+            cfg.dim,
+            tuple(cfg.hidden),
+            cfg.dropout,
+        )
         try:
             net.load_state_dict(weights)
         except RuntimeError as e:

@@ -79,13 +79,14 @@ def holdout_mask(ds: Dataset, ratio: float, min_interactions: int) -> np.ndarray
     return pos >= (counts - n_hold)[users]
 
 
-def ndcg_at_k_groups(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10
-                     ) -> float:
+def ndcg_at_k_groups(
+    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10
+) -> float:
     """Mean NDCG@k over groups (exponential gain), groups given as sizes in order."""
     out = []
     start = 0
     for g in groups:
-        s, y = scores[start: start + g], labels[start: start + g]
+        s, y = scores[start : start + g], labels[start : start + g]
         start += g
         if y.max(initial=0) <= 0:
             continue
@@ -93,7 +94,7 @@ def ndcg_at_k_groups(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray,
         disc = 1.0 / np.log2(np.arange(2, k + 2))
         dcg = ((2.0 ** y[top] - 1) * disc[: len(top)]).sum()
         ideal = np.sort(y)[::-1][:k]
-        idcg = ((2.0 ** ideal - 1) * disc[: len(ideal)]).sum()
+        idcg = ((2.0**ideal - 1) * disc[: len(ideal)]).sum()
         out.append(dcg / idcg)
     return float(np.mean(out)) if out else float("nan")
 
@@ -122,6 +123,10 @@ class HybridRanker(Recommender):
             Share of each user's latest training ratings used as ranker labels.
         min_user_interactions
             Users with fewer training ratings give no label groups.
+        max_label_users
+            When set, only a random sample (seeded) of this many eligible users gives label
+            groups (the others keep all their ratings in the history): bounds the pair
+            count, and so the ranker's training time and memory, on big data.
         positive_threshold
             Held-out ratings at or above this get the top label (None: all held-out items).
         graded_labels
@@ -157,6 +162,7 @@ class HybridRanker(Recommender):
         ease_max_items: int = 20_000
         holdout_ratio: float = 0.2
         min_user_interactions: int = 5
+        max_label_users: int | None = None
         positive_threshold: float | None = 4.0
         graded_labels: bool = True
         n_random_negatives: int = 20
@@ -192,10 +198,19 @@ class HybridRanker(Recommender):
             for name in ("n_random_negatives", "min_user_interactions"):
                 if getattr(self, name) < 0:
                     raise ValueError(f"{name} must be >= 0")
-            for name in ("n_estimators", "num_leaves", "max_liked", "featurize_batch",
-                         "early_stopping_rounds", "n_jobs", "min_child_samples"):
+            for name in (
+                "n_estimators",
+                "num_leaves",
+                "max_liked",
+                "featurize_batch",
+                "early_stopping_rounds",
+                "n_jobs",
+                "min_child_samples",
+            ):
                 if getattr(self, name) < 1:
                     raise ValueError(f"{name} must be >= 1")
+            if self.max_label_users is not None and self.max_label_users < 2:
+                raise ValueError("max_label_users must be >= 2 (or None for every user)")
             if self.learning_rate <= 0 or self.logistic_c <= 0:
                 raise ValueError("learning_rate and logistic_c must be > 0")
 
@@ -218,8 +233,9 @@ class HybridRanker(Recommender):
         )
 
     def _featurizer(self) -> PairFeaturizer:
-        return PairFeaturizer(like_threshold=self.config.like_threshold,
-                              max_liked=self.config.max_liked)
+        return PairFeaturizer(
+            like_threshold=self.config.like_threshold, max_liked=self.config.max_liked
+        )
 
     # ------------------------------------------------------------------ training pairs
     def build_pairs(self, train: Dataset, features: ItemFeatures | None = None) -> pd.DataFrame:
@@ -238,14 +254,17 @@ class HybridRanker(Recommender):
                 f"hybrid: no user has >= {cfg.min_user_interactions} training ratings to "
                 "hold out labels from; lower min_user_interactions"
             )
+        if cfg.max_label_users is not None:
+            label_mask = _sample_label_users(train, label_mask, cfg.max_label_users, cfg.seed)
         history = train.with_interactions(~label_mask)
         labels = train.with_interactions(label_mask)
         gen = self._generator().fit(history, features)
         featurizer = self._featurizer().fit(history, features)
         return self._pairs_from(gen, featurizer, history, labels)
 
-    def _pairs_from(self, gen: CandidateGenerator, featurizer: PairFeaturizer,
-                    history: Dataset, labels: Dataset) -> pd.DataFrame:
+    def _pairs_from(
+        self, gen: CandidateGenerator, featurizer: PairFeaturizer, history: Dataset, labels: Dataset
+    ) -> pd.DataFrame:
         cfg = self.config
         rng = np.random.default_rng(cfg.seed)
         hist = UserHistory.from_dataset(history)
@@ -261,9 +280,13 @@ class HybridRanker(Recommender):
         users = np.flatnonzero(np.diff(lab.indptr) > 0)
         n_items = history.n_items
         frames = []
-        for start in tqdm(range(0, len(users), cfg.featurize_batch), desc="hybrid pairs",
-                          disable=len(users) < 2000, leave=False):
-            batch = users[start: start + cfg.featurize_batch]
+        for start in tqdm(
+            range(0, len(users), cfg.featurize_batch),
+            desc="hybrid pairs",
+            disable=len(users) < 2000,
+            leave=False,
+        ):
+            batch = users[start : start + cfg.featurize_batch]
             seen_b = seen[batch]
             grades_b = grades[batch]
             lab_b = lab[batch]
@@ -280,18 +303,23 @@ class HybridRanker(Recommender):
                 extra = (np.concatenate(extra_r), np.concatenate(extra_i))
             fs = first_stage(
                 {g: _known_scorer(m, batch) for g, m in gen.models_.items()},
-                gen.n_, len(batch), n_items, seen=seen_b, extra=extra,
+                gen.n_,
+                len(batch),
+                n_items,
+                seen=seen_b,
+                extra=extra,
             )
             feats = featurizer.transform(hist.rows(batch), fs.row, fs.item_idx)
             label = np.asarray(grades_b[fs.row, fs.item_idx]).ravel().astype(np.float32)
-            frame = pd.DataFrame({
-                "user_idx": batch[fs.row],
-                "item_idx": fs.item_idx,
-                "label": label,
-                "in_candidates": fs.in_union,
-            })
-            frame = pd.concat([frame, pd.DataFrame(fs.gen_features), pd.DataFrame(feats)],
-                              axis=1)
+            frame = pd.DataFrame(
+                {
+                    "user_idx": batch[fs.row],
+                    "item_idx": fs.item_idx,
+                    "label": label,
+                    "in_candidates": fs.in_union,
+                }
+            )
+            frame = pd.concat([frame, pd.DataFrame(fs.gen_features), pd.DataFrame(feats)], axis=1)
             frames.append(frame)
         pairs = pd.concat(frames, ignore_index=True)
         pairs["group"] = pd.factorize(pairs["user_idx"])[0].astype(np.int64)
@@ -302,8 +330,11 @@ class HybridRanker(Recommender):
     def _fit(self, train: Dataset, features: ItemFeatures | None) -> None:
         t0 = time.perf_counter()
         pairs = self.build_pairs(train, features)
-        feature_names = [c for c in pairs.columns
-                         if c not in ("user_idx", "item_idx", "label", "group", "in_candidates")]
+        feature_names = [
+            c
+            for c in pairs.columns
+            if c not in ("user_idx", "item_idx", "label", "group", "in_candidates")
+        ]
         t1 = time.perf_counter()
         self._train_ranker(pairs, feature_names)
         t2 = time.perf_counter()
@@ -312,14 +343,16 @@ class HybridRanker(Recommender):
         self.history_ = UserHistory.from_dataset(train)
         self.features_ = features
         self.feature_names_ = feature_names
-        self.fit_info_.update({
-            "n_pairs": len(pairs),
-            "n_groups": int(pairs["group"].nunique()),
-            "positive_share": float((pairs["label"] > 0).mean()),
-            "pairs_seconds": t1 - t0,
-            "ranker_seconds": t2 - t1,
-            "refit_seconds": time.perf_counter() - t2,
-        })
+        self.fit_info_.update(
+            {
+                "n_pairs": len(pairs),
+                "n_groups": int(pairs["group"].nunique()),
+                "positive_share": float((pairs["label"] > 0).mean()),
+                "pairs_seconds": t1 - t0,
+                "ranker_seconds": t2 - t1,
+                "refit_seconds": time.perf_counter() - t2,
+            }
+        )
         logger.info("hybrid fitted: %s", self.fit_info_)
 
     def _train_ranker(self, pairs: pd.DataFrame, feature_names: list[str]) -> None:
@@ -359,8 +392,12 @@ class HybridRanker(Recommender):
                 verbose=-1,
             )
             model.fit(
-                x_tr, y_tr.astype(np.int32), group=g_tr,
-                eval_X=(x_va,), eval_y=(y_va.astype(np.int32),), eval_group=[g_va],
+                x_tr,
+                y_tr.astype(np.int32),
+                group=g_tr,
+                eval_X=(x_va,),
+                eval_y=(y_va.astype(np.int32),),
+                eval_group=[g_va],
                 eval_at=[10],
                 feature_name=feature_names,
                 callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
@@ -368,8 +405,11 @@ class HybridRanker(Recommender):
             self.booster_ = model.booster_
             best = int(model.best_iteration_ or cfg.n_estimators)
             self.best_iteration_ = best
-            self.fit_info_["inner_val_ndcg@10"] = float(
-                model.best_score_["valid_0"]["ndcg@10"]) if model.best_score_ else float("nan")
+            self.fit_info_["inner_val_ndcg@10"] = (
+                float(model.best_score_["valid_0"]["ndcg@10"])
+                if model.best_score_
+                else float("nan")
+            )
         else:
             from sklearn.linear_model import LogisticRegression
 
@@ -382,20 +422,23 @@ class HybridRanker(Recommender):
             y = (y_tr == y_tr.max()).astype(np.int32)
             clf = LogisticRegression(C=cfg.logistic_c, max_iter=2000, random_state=cfg.seed)
             clf.fit(xs, y)
-            self.logistic_ = {"mean": mean.astype(np.float64), "std": std.astype(np.float64),
-                              "coef": clf.coef_.ravel().astype(np.float64),
-                              "intercept": np.asarray(clf.intercept_, np.float64)}
+            self.logistic_ = {
+                "mean": mean.astype(np.float64),
+                "std": std.astype(np.float64),
+                "coef": clf.coef_.ravel().astype(np.float64),
+                "intercept": np.asarray(clf.intercept_, np.float64),
+            }
             self.best_iteration_ = 0
             self.feature_names_ = feature_names
-            self.fit_info_["inner_val_ndcg@10"] = ndcg_at_k_groups(
-                self._predict(x_va), y_va, g_va)
+            self.fit_info_["inner_val_ndcg@10"] = ndcg_at_k_groups(self._predict(x_va), y_va, g_va)
         self.feature_names_ = feature_names
 
     # ------------------------------------------------------------------ scoring
     def _predict(self, x: np.ndarray) -> np.ndarray:
         if self.booster_ is not None:
-            return np.asarray(self.booster_.predict(x, num_iteration=self.best_iteration_),
-                              dtype=np.float32)
+            return np.asarray(
+                self.booster_.predict(x, num_iteration=self.best_iteration_), dtype=np.float32
+            )
         if self.logistic_ is None:
             raise NotFittedError("hybrid: the ranker is not fitted")
         lg = self.logistic_
@@ -409,9 +452,16 @@ class HybridRanker(Recommender):
             raise ArtifactError(f"hybrid: features {missing} cannot be computed here")
         return np.column_stack([cols[c] for c in self.feature_names_]).astype(np.float32)
 
-    def _stage(self, users: np.ndarray | None, ratings: sp.csr_matrix | None, *,
-               restrict: np.ndarray | None, extra: tuple[np.ndarray, np.ndarray] | None,
-               union: bool, add_seen: bool) -> tuple[FirstStage, np.ndarray]:
+    def _stage(
+        self,
+        users: np.ndarray | None,
+        ratings: sp.csr_matrix | None,
+        *,
+        restrict: np.ndarray | None,
+        extra: tuple[np.ndarray, np.ndarray] | None,
+        union: bool,
+        add_seen: bool,
+    ) -> tuple[FirstStage, np.ndarray]:
         """Candidates + ranker scores for a batch of known users or of new ratings rows."""
         if users is not None:
             seen = self.seen_[users]
@@ -421,8 +471,9 @@ class HybridRanker(Recommender):
         else:
             assert ratings is not None
             seen = (ratings != 0).astype(np.float32).tocsr()
-            hist = UserHistory(ratings=ratings, recency=None,
-                               last_ts=np.full(ratings.shape[0], np.nan))
+            hist = UserHistory(
+                ratings=ratings, recency=None, last_ts=np.full(ratings.shape[0], np.nan)
+            )
             scorers = {g: _new_scorer(m, ratings) for g, m in self.generator_.models_.items()}
             n_rows = ratings.shape[0]
         if add_seen:
@@ -431,10 +482,21 @@ class HybridRanker(Recommender):
             if restrict is not None:
                 keep = np.isin(si, restrict)
                 sr, si = sr[keep], si[keep]
-            extra = (sr, si) if extra is None else (np.concatenate([extra[0], sr]),
-                                                    np.concatenate([extra[1], si]))
-        fs = first_stage(scorers, self.generator_.n_, n_rows, self.n_items_, seen=seen,
-                         restrict=restrict, extra=extra, union=union)
+            extra = (
+                (sr, si)
+                if extra is None
+                else (np.concatenate([extra[0], sr]), np.concatenate([extra[1], si]))
+            )
+        fs = first_stage(
+            scorers,
+            self.generator_.n_,
+            n_rows,
+            self.n_items_,
+            seen=seen,
+            restrict=restrict,
+            extra=extra,
+            union=union,
+        )
         feats = self.featurizer_.transform(hist, fs.row, fs.item_idx)
         scores = self._predict(self._matrix(fs, feats)) if len(fs.row) else np.empty(0, np.float32)
         return fs, scores
@@ -446,13 +508,11 @@ class HybridRanker(Recommender):
         return block
 
     def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        fs, s = self._stage(user_idx, None, restrict=None, extra=None, union=True,
-                            add_seen=False)
+        fs, s = self._stage(user_idx, None, restrict=None, extra=None, union=True, add_seen=False)
         return self._dense(len(user_idx), fs, s)
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
-        fs, s = self._stage(None, ratings, restrict=None, extra=None, union=True,
-                            add_seen=False)
+        fs, s = self._stage(None, ratings, restrict=None, extra=None, union=True, add_seen=False)
         return self._dense(ratings.shape[0], fs, s)
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
@@ -460,10 +520,15 @@ class HybridRanker(Recommender):
         uniq, inv = np.unique(user_idx, return_inverse=True)
         for start in range(0, len(uniq), self.batch_size):
             sel = np.flatnonzero((inv >= start) & (inv < start + self.batch_size))
-            batch = uniq[start: start + self.batch_size]
-            fs, s = self._stage(batch, None, restrict=None,
-                                extra=(inv[sel] - start, item_idx[sel]), union=False,
-                                add_seen=False)
+            batch = uniq[start : start + self.batch_size]
+            fs, s = self._stage(
+                batch,
+                None,
+                restrict=None,
+                extra=(inv[sel] - start, item_idx[sel]),
+                union=False,
+                add_seen=False,
+            )
             # first_stage returns unique (row, item) pairs sorted; map back
             key = fs.row * self.n_items_ + fs.item_idx
             want = (inv[sel] - start) * self.n_items_ + item_idx[sel]
@@ -489,8 +554,9 @@ class HybridRanker(Recommender):
         restrict = self._restrict(candidates)
 
         def scorer(batch: np.ndarray) -> np.ndarray:
-            fs, s = self._stage(batch, None, restrict=restrict, extra=None, union=True,
-                                add_seen=not exclude_seen)
+            fs, s = self._stage(
+                batch, None, restrict=restrict, extra=None, union=True, add_seen=not exclude_seen
+            )
             return self._dense(len(batch), fs, s)
 
         seen = self.seen_ if exclude_seen else None
@@ -511,8 +577,14 @@ class HybridRanker(Recommender):
         rows = np.arange(ratings.shape[0])
 
         def scorer(r: np.ndarray) -> np.ndarray:
-            fs, s = self._stage(None, ratings[r], restrict=restrict, extra=None, union=True,
-                                add_seen=not exclude_seen)
+            fs, s = self._stage(
+                None,
+                ratings[r],
+                restrict=restrict,
+                extra=None,
+                union=True,
+                add_seen=not exclude_seen,
+            )
             return self._dense(len(r), fs, s)
 
         seen = (ratings != 0).astype(np.float32).tocsr() if exclude_seen else None
@@ -532,8 +604,9 @@ class HybridRanker(Recommender):
                 return vec
         return None
 
-    def similar_items(self, item_idx: np.ndarray | int, n: int = 10
-                      ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(
+        self, item_idx: np.ndarray | int, n: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Similar items from the first generator with item vectors (ALS by default)."""
         self._check_fitted()
         for model in self.generator_.models_.values():
@@ -553,17 +626,23 @@ class HybridRanker(Recommender):
         """
         self._check_fitted()
         if self.booster_ is not None:
-            frame = pd.DataFrame({
-                "feature": self.feature_names_,
-                "gain": self.booster_.feature_importance("gain", iteration=self.best_iteration_),
-                "split": self.booster_.feature_importance("split",
-                                                          iteration=self.best_iteration_),
-            })
+            frame = pd.DataFrame(
+                {
+                    "feature": self.feature_names_,
+                    "gain": self.booster_.feature_importance(
+                        "gain", iteration=self.best_iteration_
+                    ),
+                    "split": self.booster_.feature_importance(
+                        "split", iteration=self.best_iteration_
+                    ),
+                }
+            )
             return frame.sort_values("gain", ascending=False, ignore_index=True)
         assert self.logistic_ is not None
         coef = self.logistic_["coef"]
-        frame = pd.DataFrame({"feature": self.feature_names_, "coef": coef,
-                              "abs_coef": np.abs(coef)})
+        frame = pd.DataFrame(
+            {"feature": self.feature_names_, "coef": coef, "abs_coef": np.abs(coef)}
+        )
         return frame.sort_values("abs_coef", ascending=False, ignore_index=True)
 
     def explain_features(self, user_idx: int, item_idx: int) -> list[tuple[str, float]]:
@@ -577,21 +656,29 @@ class HybridRanker(Recommender):
         users = self._validate_users(user_idx)
         items = np.atleast_1d(np.asarray(item_idx, dtype=np.int64))
         self._validate_items(items)
-        fs, _ = self._stage(users[:1], None, restrict=None, extra=(np.zeros(1, np.int64),
-                            items[:1]), union=False, add_seen=False)
+        fs, _ = self._stage(
+            users[:1],
+            None,
+            restrict=None,
+            extra=(np.zeros(1, np.int64), items[:1]),
+            union=False,
+            add_seen=False,
+        )
         feats = self.featurizer_.transform(self.history_.rows(users[:1]), fs.row, fs.item_idx)
         x = self._matrix(fs, feats)
         if self.booster_ is not None:
-            contrib = np.asarray(self.booster_.predict(
-                x, num_iteration=self.best_iteration_, pred_contrib=True))[0]
+            contrib = np.asarray(
+                self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True)
+            )[0]
             parts, bias = contrib[:-1], float(contrib[-1])
         else:
             assert self.logistic_ is not None
             lg = self.logistic_
             xs = (np.where(np.isnan(x), lg["mean"], x) - lg["mean"]) / lg["std"]
             parts, bias = (xs * lg["coef"])[0], float(lg["intercept"][0])
-        ranked = sorted(zip(self.feature_names_, parts.tolist(), strict=True),
-                        key=lambda t: -abs(t[1]))
+        ranked = sorted(
+            zip(self.feature_names_, parts.tolist(), strict=True), key=lambda t: -abs(t[1])
+        )
         return [*ranked, ("bias", bias)]
 
     # ------------------------------------------------------------------ persistence
@@ -603,8 +690,9 @@ class HybridRanker(Recommender):
             "hist_indices": h.ratings.indices,
             "hist_indptr": h.ratings.indptr,
             "hist_shape": np.asarray(h.ratings.shape),
-            "hist_ts": (h.recency.data if h.recency is not None
-                        else np.zeros(h.ratings.nnz)).astype(np.float64),
+            "hist_ts": (
+                h.recency.data if h.recency is not None else np.zeros(h.ratings.nnz)
+            ).astype(np.float64),
             "hist_last_ts": h.last_ts,
         }
         if self.logistic_ is not None:
@@ -656,17 +744,33 @@ class HybridRanker(Recommender):
                 raise ArtifactError(f"{path}: missing ranker.txt")
             self.booster_ = lgb.Booster(model_file=str(path / "ranker.txt"))
         else:
-            self.logistic_ = {k: state[f"logistic_{k}"]
-                              for k in ("mean", "std", "coef", "intercept")}
+            self.logistic_ = {
+                k: state[f"logistic_{k}"] for k in ("mean", "std", "coef", "intercept")
+            }
         self.featurizer_ = self._featurizer()
         self.featurizer_.restore(state, self.features_)
         shape = tuple(int(x) for x in state["hist_shape"])
-        ratings = sp.csr_matrix((state["hist_data"], state["hist_indices"], state["hist_indptr"]),
-                                shape=shape)
-        recency = sp.csr_matrix((state["hist_ts"], state["hist_indices"], state["hist_indptr"]),
-                                shape=shape)
-        self.history_ = UserHistory(ratings=ratings, recency=recency,
-                                    last_ts=state["hist_last_ts"])
+        ratings = sp.csr_matrix(
+            (state["hist_data"], state["hist_indices"], state["hist_indptr"]), shape=shape
+        )
+        recency = sp.csr_matrix(
+            (state["hist_ts"], state["hist_indices"], state["hist_indptr"]), shape=shape
+        )
+        self.history_ = UserHistory(ratings=ratings, recency=recency, last_ts=state["hist_last_ts"])
+
+
+def _sample_label_users(
+    train: Dataset, label_mask: np.ndarray, max_users: int, seed: int
+) -> np.ndarray:
+    """``label_mask`` restricted to a seeded random sample of at most ``max_users`` users."""
+    entry_user = train.user_index_of_entries()
+    users = np.unique(entry_user[label_mask])
+    if len(users) <= max_users:
+        return label_mask
+    keep = np.zeros(train.n_users, dtype=bool)
+    keep[np.random.default_rng(seed + 2).choice(users, size=max_users, replace=False)] = True
+    logger.info("hybrid: label pairs from %d of %d users", max_users, len(users))
+    return label_mask & keep[entry_user]
 
 
 def _known_scorer(model: Recommender, users: np.ndarray) -> Any:
@@ -677,8 +781,9 @@ def _new_scorer(model: Recommender, ratings: sp.csr_matrix) -> Any:
     return lambda: model.score_ratings(ratings)
 
 
-def _random_negatives(rng: np.random.Generator, exclude: sp.csr_matrix, n_items: int, k: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _random_negatives(
+    rng: np.random.Generator, exclude: sp.csr_matrix, n_items: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``k`` distinct random items per row of ``exclude`` that are not stored in it."""
     n_rows = exclude.shape[0]
     draws = rng.integers(0, n_items, size=(n_rows, 3 * k + 10))

@@ -1,0 +1,24 @@
+"""End-to-end smoke test of ``reelrank demo`` with tiny settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from reelrank.cli import main
+
+
+@pytest.mark.slow
+def test_demo_quick_runs_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    code = main(["demo", "--quick", "--models", "pop,hybrid", "--out", str(tmp_path / "d")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (tmp_path / "d" / "model").is_dir()
+    assert "Top-10 for user 1" in out
+    assert "Toy Story 2" in out  # similar to Toy Story / recommended to its fan
+    assert "similar to 'Toy Story'" in out
+
+
+def test_demo_unknown_model_is_exit_2(tmp_path, capsys):
+    assert main(["demo", "--models", "nope", "--out", str(tmp_path / "d")]) == 2
+    assert "unknown model" in capsys.readouterr().err
