@@ -15,6 +15,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratings", type=int, default=FULL["ratings"])
     parser.add_argument("--users", type=int, default=None, help="default: scaled from ML-32M")
     parser.add_argument("--items", type=int, default=None, help="default: scaled from ML-32M")
-    parser.add_argument("--dir", type=Path, default=Path("benchmarks/_data"))
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "reelrank-bench")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-pandas", action="store_true")
     args = parser.parse_args(argv)
@@ -68,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         from reelrank.data.synth import synthesize
 
         t0 = time.perf_counter()
-        synthesize(
-            folder, n_users=users, n_items=items, n_ratings=args.ratings, seed=args.seed
-        )
+        synthesize(folder, n_users=users, n_items=items, n_ratings=args.ratings, seed=args.seed)
         print(f"synthesized {args.ratings:,} ratings in {time.perf_counter() - t0:.1f} s")
     size_mib = (folder / "ratings.csv").stat().st_size / 2**20
     print(f"data: {folder} ({users:,} users, {items:,} movies, ratings.csv {size_mib:,.0f} MiB)")
