@@ -264,7 +264,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         return JSONResponse(status_code=status, content={"detail": str(exc)})
 
     @app.get("/health", response_model=HealthOut)
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """Liveness: the model and catalogue being served."""
         return {
             "status": "ok",
@@ -277,7 +277,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         }
 
     @app.get("/recommendations/{user_id}", response_model=RecommendationsOut)
-    def recommend_user(
+    async def recommend_user(
         user_id: Annotated[int, Path(description="A training or database user id.")],
         n: NQuery = 10,
         exclude_seen: bool = True,
@@ -296,7 +296,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         return {"user_id": user_id, "recommendations": [_as_dict(r) for r in recs]}
 
     @app.post("/recommendations", response_model=RecommendationsOut)
-    def recommend_ratings(body: RatingsRequest) -> dict[str, Any]:
+    async def recommend_ratings(body: RatingsRequest) -> dict[str, Any]:
         """Recommendations for an anonymous user from a few ratings (titles or ids)."""
         result = service.recommend_for_ratings(
             _ratings_map(body.ratings),
@@ -308,7 +308,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         return _as_dict(result)
 
     @app.get("/movies/search", response_model=list[SearchHitOut])
-    def search(
+    async def search(
         q: Annotated[str, Query(min_length=1, max_length=300, description="Title text.")],
         limit: NQuery = 10,
     ) -> list[dict[str, Any]]:
@@ -316,12 +316,12 @@ def create_app(service: RecommenderService) -> FastAPI:
         return [{**_as_dict(m), "score": s} for m, s in service.search(q, limit)]
 
     @app.get("/movies/{movie_id}", response_model=MovieOut)
-    def movie(movie_id: MoviePath) -> dict[str, Any]:
+    async def movie(movie_id: MoviePath) -> dict[str, Any]:
         """One movie's details."""
         return _as_dict(service.movie(movie_id))
 
     @app.get("/movies/{movie_id}/similar", response_model=list[SimilarOut])
-    def similar(
+    async def similar(
         movie_id: MoviePath,
         n: NQuery = 10,
         weight: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
@@ -330,7 +330,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         return [_as_dict(s) for s in service.similar(movie_id, n, weight)]
 
     @app.get("/explain", response_model=ExplanationOut)
-    def explain(user_id: int, movie_id: int) -> dict[str, Any]:
+    async def explain(user_id: int, movie_id: int) -> dict[str, Any]:
         """Why a movie suits a user: liked movies, shared genres and tags, features."""
         e = service.explain(user_id, movie_id)
         out = _as_dict(e)
