@@ -112,13 +112,14 @@ def test_recommend_all_spark(tiny: Dataset, spark: Any, tmp_path: Path) -> None:
     assert not any(p in seen for p in pairs)
 
 
-def test_cli_recommend_all_spark(spark: Any, tmp_path: Path) -> None:
+def test_cli_recommend_all_spark(spark: Any, tiny_source: Path, tmp_path: Path) -> None:
     from reelrank.cli import main
 
     out = tmp_path / "recs.parquet"
     code = main(
         [
             "recommend-all",
+            str(tiny_source),
             "--engine",
             "spark",
             "--master",
@@ -136,5 +137,49 @@ def test_cli_recommend_all_spark(spark: Any, tmp_path: Path) -> None:
     assert code == 0
     recs = pd.read_parquet(out)
     assert recs.groupby("user_id").size().eq(3).all()
-    assert recs["user_id"].nunique() == 610
+    assert recs["user_id"].nunique() == 40
     assert spark.sparkContext._jsc is not None  # the shared session was not stopped
+
+
+def test_cli_train_engine_spark_writes_a_servable_artifact(
+    spark: Any, tiny_source: Path, tmp_path: Path
+) -> None:
+    from reelrank.cli import main
+    from reelrank.serving.artifact import load_artifact
+    from reelrank.serving.service import RecommenderService
+
+    config = tmp_path / "als.toml"
+    config.write_text("factors = 8\niterations = 3\n")
+    out = tmp_path / "model"
+    code = main(
+        [
+            "train",
+            str(tiny_source),
+            "--model",
+            "als",
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert code == 0
+    artifact = load_artifact(out)
+    assert artifact.model.item_factors_.shape == (60, 8)
+    recs = RecommenderService(artifact).recommend(1, n=5)
+    assert len(recs) == 5
+
+
+def test_cli_train_engine_spark_rejects_other_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reelrank.cli import main
+
+    code = main(["train", "--model", "pop", "--engine", "spark", "--out", str(tmp_path / "m")])
+    assert code == 2
+    assert "--engine spark trains model 'als' only" in capsys.readouterr().err

@@ -51,8 +51,13 @@ def train_artifact(
     params: dict[str, Any] | None = None,
     split: str = "none",
     progress: bool = False,
+    engine: str = "local",
+    master: str = "local[*]",
 ) -> dict[str, Any]:
     """Fit a registered model (on all data, or a temporal split's train part) and save it.
+
+    ``engine="spark"`` trains ``als`` on Apache Spark at ``master`` (see
+    :mod:`reelrank.spark`); the artifact is the same.
 
     Returns
     -------
@@ -66,6 +71,10 @@ def train_artifact(
 
     if split not in ("none", "temporal"):
         raise ConfigError(f"--split must be 'none' or 'temporal', got {split!r}")
+    if engine not in ("local", "spark"):
+        raise ConfigError(f"--engine must be 'local' or 'spark', got {engine!r}")
+    if engine == "spark" and model_name != "als":
+        raise ConfigError(f"--engine spark trains model 'als' only, not {model_name!r}")
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     data = load(source)
@@ -80,7 +89,12 @@ def train_artifact(
     features = build_item_features(train, blocks=model.feature_blocks(), progress=progress)
     seconds["features"] = time.perf_counter() - t
     t = time.perf_counter()
-    model.fit(train, features)
+    if engine == "spark":
+        from reelrank.cli.spark import train_als_on_spark
+
+        model = train_als_on_spark(train, model_name, master, params or {})
+    else:
+        model.fit(train, features)
     seconds["fit"] = time.perf_counter() - t
     t = time.perf_counter()
     save_artifact(out, model, train, features)
@@ -154,10 +168,25 @@ def register(app: typer.Typer) -> None:
             "none", "--split", help="'none' (all data) or 'temporal' (train part only)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+        engine: str = typer.Option(
+            "local",
+            "--engine",
+            help="'local', or 'spark' (model als only; pip install 'reelrank[spark]').",
+        ),
+        master: str = typer.Option(
+            "local[*]", "--master", help="Spark master URL with --engine spark."
+        ),
     ) -> None:
         """Train a model and write a servable artifact directory."""
         summary = train_artifact(
-            source, model, out, params=_read_config(config), split=split, progress=not as_json
+            source,
+            model,
+            out,
+            params=_read_config(config),
+            split=split,
+            progress=not as_json,
+            engine=engine,
+            master=master,
         )
         if as_json:
             print_json(summary)

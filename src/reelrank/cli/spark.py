@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from reelrank.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["prepare_spark_environment", "register"]
+__all__ = ["prepare_spark_environment", "register", "train_als_on_spark"]
 
 ENGINES = ("spark", "local")
 
@@ -154,3 +155,42 @@ def register(app: typer.Typer) -> None:
                 f"wrote {summary['n_rows']} recommendations for {summary['n_users']} users "
                 f"to {path} ({engine}, {summary['seconds']} s)"
             )
+
+
+def train_als_on_spark(train: Any, model_name: str, master: str, params: dict[str, Any]) -> Any:
+    """``reelrank train --engine spark``: train ``als`` on Spark with its config's parameters.
+
+    Parameters
+    ----------
+    train
+        The training :class:`~reelrank.data.dataset.Dataset`.
+    model_name
+        Must be ``"als"`` (the only model with a Spark backend).
+    master
+        Spark master URL.
+    params
+        ``als`` hyper-parameters (``factors``, ``regularization``, ``alpha``, ``iterations``,
+        ``weighting``, ``random_state``); defaults are the ``als`` defaults.
+
+    Returns
+    -------
+    reelrank.models.als.ALS
+        The fitted model, factors from Spark.
+    """
+    if model_name != "als":
+        raise ConfigError(f"--engine spark trains model 'als' only, not {model_name!r}")
+    from reelrank.models.als import ALS
+    from reelrank.spark import train_als_spark
+
+    cfg = ALS(**params).config  # validates names and values
+    prepare_spark_environment(master)
+    return train_als_spark(
+        train,
+        master=master,
+        factors=cfg.factors,
+        reg=cfg.regularization,
+        alpha=cfg.alpha,
+        iterations=cfg.iterations,
+        seed=cfg.random_state,
+        weighting=cfg.weighting,
+    )
