@@ -51,7 +51,8 @@ def test_artifact_errors(tiny: Dataset, tmp_path) -> None:
 
 
 def test_similar_items_excludes_query(tiny: Dataset) -> None:
-    model = create_model("als", factors=4, iterations=3).fit(tiny)
+    model = create_model("als", factors=4, iterations=3, regularization=0.01, alpha=10.0)
+    model.fit(tiny)
     items, _ = model.similar_items([0, 7], n=5)
     assert items.shape == (2, 5)
     assert 0 not in items[0] and 7 not in items[1]

@@ -16,15 +16,15 @@ from reelrank.models.base import FoldInNotSupported, Recommender
 
 #: small, fast hyper-parameters per model (defaults for models not listed)
 PARAMS: dict[str, dict[str, Any]] = {
-    "als": {"factors": 8, "iterations": 10, "regularization": 0.01},
+    "als": {"factors": 8, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05},
     "lightfm": {"no_components": 8, "epochs": 30},
     "ease": {"lam": 1.0},
     "itemknn": {"k": 10, "shrinkage": 0.0},
-    "faiss-knn": {"factors": 8, "iterations": 10},
+    "faiss-knn": {"factors": 8, "iterations": 10, "regularization": 0.01, "alpha": 10.0},
     "blend": {
         "components": ("als", "content"),
-        "component_params": ({"factors": 8, "iterations": 10}, {}),
+        "component_params": ({"factors": 8, "iterations": 10, "alpha": 10.0}, {}),
         "weights": (0.7, 0.3),
     },
     "mf": {"factors": 4, "epochs": 10},
@@ -42,7 +42,7 @@ PARAMS: dict[str, dict[str, Any]] = {
 #: rating models are not in it: every checkerboard rating is 4.0, so there is no signal
 #: in the ratings, only in which items were rated)
 CHECKERBOARD = {"als", "bpr", "lightfm", "ease", "itemknn", "faiss-knn", "blend"}
-_SMALL_ALS = {"factors": 4, "iterations": 15, "regularization": 0.1}
+_SMALL_ALS = {"factors": 4, "iterations": 15, "regularization": 0.1, "alpha": 10.0}
 CHECKERBOARD_PARAMS: dict[str, dict[str, Any]] = {
     "als": _SMALL_ALS,
     "faiss-knn": _SMALL_ALS,

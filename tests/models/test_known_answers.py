@@ -212,7 +212,7 @@ def test_content_cosine_by_hand(build) -> None:
     "params",
     [
         {"source": "content", "kind": "embedding", "weighting": "rating"},
-        {"source": "als", "factors": 6, "iterations": 5},
+        {"source": "als", "factors": 6, "iterations": 5, "regularization": 0.01, "alpha": 10.0},
         {"source": "content", "kind": "embedding", "hnsw_min_items": 10, "ef_search": 64},
     ],
 )

@@ -81,9 +81,9 @@ class ALS(_FactorModel):
             Seed of the factor initialisation.
         """
 
-        factors: int = 64
-        regularization: float = 0.05
-        alpha: float = 10.0
+        factors: int = 32
+        regularization: float = 10.0
+        alpha: float = 1.0
         iterations: int = 15
         weighting: str = "none"
         random_state: int = 42
@@ -201,8 +201,8 @@ class BPR(_FactorModel):
             Confidence and penalty of the fold-in solve.
         """
 
-        factors: int = 64
-        learning_rate: float = 0.05
+        factors: int = 32
+        learning_rate: float = 0.01
         regularization: float = 0.01
         iterations: int = 100
         random_state: int = 42

@@ -61,9 +61,9 @@ class FaissKNN(Recommender):
         source: str = "als"
         kind: str = "embedding"
         weighting: str = "binary"
-        factors: int = 64
-        regularization: float = 0.05
-        alpha: float = 10.0
+        factors: int = 32
+        regularization: float = 10.0
+        alpha: float = 1.0
         iterations: int = 15
         random_state: int = 42
         hnsw_min_items: int = 200_000
