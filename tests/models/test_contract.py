@@ -181,3 +181,17 @@ def test_checkerboard_top_item(
     model = _fit(name, checkerboard, checkerboard_features, **params)
     items, _ = model.recommend(np.arange(8), n=1)
     np.testing.assert_array_equal(items[:, 0], np.arange(8))
+
+
+#: models whose fold-in must also rank item u first for a new user with user u's ratings
+FOLD_IN_CHECKERBOARD = {"als", "bpr", "lightfm", "ease", "itemknn", "faiss-knn", "blend"}
+
+
+@pytest.mark.parametrize("name", sorted(FOLD_IN_CHECKERBOARD & set(available_models())))
+def test_checkerboard_fold_in(
+    name: str, checkerboard: Dataset, checkerboard_features: ItemFeatures
+) -> None:
+    params = CHECKERBOARD_PARAMS.get(name, {})
+    model = _fit(name, checkerboard, checkerboard_features, **params)
+    items, _ = model.recommend_for_ratings(checkerboard.interactions, n=1)
+    np.testing.assert_array_equal(items[:, 0], np.arange(8))

@@ -284,3 +284,52 @@ def test_blend_rejects_bad_config() -> None:
         create_model("blend", components=("als", "pop"), weights=(1.0,))
     with pytest.raises(ConfigError, match="unknown model"):
         create_model("blend", components=("als", "nope"))
+
+
+# ------------------------------------------------------------------------------ lightfm
+def test_lightfm_user_features(tiny: Dataset, tiny_features: ItemFeatures) -> None:
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from reelrank.models.lightfm import user_feature_matrix
+
+    info = pd.DataFrame(
+        {
+            "user_id": np.arange(1, 31),
+            "gender": ["M", "F"] * 15,
+            "occupation": ["a", "b", "c"] * 10,
+            "age": [18, 25, 35, 47, 52, None] * 5,
+        }
+    )
+    feats = user_feature_matrix(info, 30)
+    # identity (30) + gender (2) + occupation (3) + age decades 10..50 (5); rows sum to 1
+    assert feats.shape == (30, 40)
+    np.testing.assert_allclose(np.asarray(feats.sum(axis=1)).ravel(), 1.0, rtol=1e-6)
+    assert feats[5].nnz == 3  # unknown age: identity + gender + occupation only
+    assert user_feature_matrix(None, 30).shape == (30, 30)
+    ds = replace(tiny, user_info=info)
+    model = create_model("lightfm", no_components=4, epochs=3, use_user_features=True)
+    model.fit(ds, tiny_features)
+    assert model.user_embeddings_.shape == (40, 4)
+    # items get identity + token features
+    assert model.item_features_.shape == (40, 40 + len(tiny_features.names))
+
+
+def test_lightfm_cold_item_scored_from_its_features(
+    checkerboard: Dataset, checkerboard_features: ItemFeatures
+) -> None:
+    # drop every rating of item 3: with item features it stays close to its genre block
+    ds = checkerboard.with_interactions(checkerboard.interactions.indices != 3)
+    model = create_model("lightfm", no_components=8, epochs=50).fit(ds, checkerboard_features)
+    items, _ = model.recommend([0, 1, 2], n=1, candidates=np.array([3, 4, 5, 6, 7]))
+    np.testing.assert_array_equal(items[:, 0], [3, 3, 3])
+
+
+def test_content_similar_items_for_unrated_item(
+    checkerboard: Dataset, checkerboard_features: ItemFeatures
+) -> None:
+    ds = checkerboard.with_interactions(checkerboard.interactions.indices != 3)
+    model = create_model("content").fit(ds, checkerboard_features)
+    items, _ = model.similar_items(3, n=3)
+    assert set(items[0]) == {0, 1, 2}  # the same genre block

@@ -207,7 +207,7 @@ class BPR(_FactorModel):
         iterations: int = 100
         random_state: int = 42
         fold_in_alpha: float = 10.0
-        fold_in_regularization: float = 0.1
+        fold_in_regularization: float = 1.0
 
         def validate(self) -> None:
             """Check the values."""

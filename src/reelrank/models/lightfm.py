@@ -100,7 +100,7 @@ class LightFMModel(Recommender):
         use_user_features: bool = False
         random_state: int = 42
         fold_in_alpha: float = 10.0
-        fold_in_regularization: float = 0.1
+        fold_in_regularization: float = 1.0
 
         def validate(self) -> None:
             """Check the values."""
