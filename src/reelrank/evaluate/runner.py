@@ -32,7 +32,7 @@ from reelrank.data.split import Split
 from reelrank.errors import ConfigError, ReelrankError
 from reelrank.evaluate import metrics as M
 from reelrank.evaluate.protocols import Protocol, get_protocol, parse_metric
-from reelrank.evaluate.tuning import TuningResult, tune_model
+from reelrank.evaluate.tuning import TuningResult, grid_for, tune_model
 from reelrank.models.base import FoldInNotSupported, Recommender, get_model_class
 
 logger = logging.getLogger(__name__)
@@ -550,9 +550,16 @@ def evaluate(
     ranking_names = list(dict.fromkeys(names))
     rating_names = list(proto.rating_metrics)
     blocks: set[str] = set()
-    for _display, base, fixed, inst in specs:
+    for display, base, fixed, inst in specs:
         model = inst if inst is not None else get_model_class(base)(**fixed)  # type: ignore[arg-type]
         blocks |= set(model.feature_blocks())
+        if tune and base is not None:  # grid points may need more blocks (content kind=embedding)
+            cls = get_model_class(base)
+            for point in grid_for(display, cls, fixed):
+                try:
+                    blocks |= set(cls(**{**fixed, **point}).feature_blocks())
+                except ReelrankError:
+                    continue
     ctx = _Context(
         protocol=proto, ranking_names=ranking_names, rating_names=rating_names,
         progress=progress, cache_dir=Path(cache_dir) if cache_dir else None, feature_blocks=blocks,
