@@ -21,6 +21,36 @@ def test_topk_sorted_ties_and_exclusions() -> None:
     assert vals[1, 2] == -np.inf
 
 
+def _reference_topk(s: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    n = min(n, s.shape[1])
+    cols = np.arange(s.shape[1])
+    idx = np.array([np.lexsort((cols, -row))[:n] for row in s], dtype=np.int64)
+    vals = np.take_along_axis(s, idx, 1).astype(np.float32)
+    idx[~np.isfinite(vals) & (vals < 0)] = -1
+    return idx, vals
+
+
+@pytest.mark.parametrize("kind", ["continuous", "few_values", "mostly_excluded", "sparse_ones"])
+def test_topk_exact_against_full_sort(kind: str) -> None:
+    """Blocked pre-selection and whole-row partition both equal a full stable sort."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        m, u, n = int(rng.integers(1, 2500)), int(rng.integers(1, 5)), int(rng.integers(1, 50))
+        if kind == "continuous":
+            s = rng.random((u, m)).astype(np.float32)
+        elif kind == "few_values":
+            s = rng.integers(0, 5, (u, m)).astype(np.float32)
+        elif kind == "mostly_excluded":
+            s = rng.integers(0, 50, (u, m)).astype(np.float32)
+            s[rng.random((u, m)) < 0.7] = -np.inf
+        else:
+            s = np.zeros((u, m), np.float32)
+            s[:, rng.integers(0, m, 3)] = 1
+        got, expected = topk(s, n), _reference_topk(s, n)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_registry_errors() -> None:
     with pytest.raises(ConfigError, match=r"unknown model 'nope'; available: .*als"):
         create_model("nope")
