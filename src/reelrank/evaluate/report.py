@@ -129,7 +129,7 @@ def _metric_families(result: EvaluationResult) -> dict[str, list[int]]:
 def _plot_metric_vs_k(result: EvaluationResult, base: str, ks: list[int], path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(8.0, 4.2))
     for r in result.results:
         if r.error:
             continue
@@ -144,7 +144,7 @@ def _plot_metric_vs_k(result: EvaluationResult, base: str, ks: list[int], path: 
     ax.set_title(f"{base}@k: {result.protocol} on {result.dataset}")
     ax.set_xticks(ks)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
