@@ -434,10 +434,18 @@ class HybridRanker(Recommender):
         self.feature_names_ = feature_names
 
     # ------------------------------------------------------------------ scoring
+    def _threads(self, n_rows: int) -> int:
+        # One thread for small batches (serving one user: ~200 rows): LightGBM's default
+        # OpenMP pool costs ~10x the prediction itself there, worse on a busy machine.
+        return 1 if n_rows < 20_000 else self.config.n_jobs
+
     def _predict(self, x: np.ndarray) -> np.ndarray:
         if self.booster_ is not None:
             return np.asarray(
-                self.booster_.predict(x, num_iteration=self.best_iteration_), dtype=np.float32
+                self.booster_.predict(
+                    x, num_iteration=self.best_iteration_, num_threads=self._threads(len(x))
+                ),
+                dtype=np.float32,
             )
         if self.logistic_ is None:
             raise NotFittedError("hybrid: the ranker is not fitted")
@@ -668,7 +676,9 @@ class HybridRanker(Recommender):
         x = self._matrix(fs, feats)
         if self.booster_ is not None:
             contrib = np.asarray(
-                self.booster_.predict(x, num_iteration=self.best_iteration_, pred_contrib=True)
+                self.booster_.predict(
+                    x, num_iteration=self.best_iteration_, pred_contrib=True, num_threads=1
+                )
             )[0]
             parts, bias = contrib[:-1], float(contrib[-1])
         else:
