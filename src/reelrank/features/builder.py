@@ -100,6 +100,25 @@ class FeatureConfig:
             raise ConfigError("FeatureConfig.tag_weighting must be 'binary', 'count' or 'log'")
 
 
+def _join_by_item(item_idx: np.ndarray, texts: np.ndarray, n: int) -> np.ndarray:
+    """Space-joined ``texts`` per item (input order kept within an item); ``""`` if none.
+
+    A stable sort and one ``str.join`` per item: pandas' ``groupby().agg(" ".join)`` runs
+    a Python-level aggregation with per-group Series overhead (7 s of a 14 s feature build
+    at 11k movies).
+    """
+    out = np.full(n, "", dtype=object)
+    if len(item_idx) == 0:
+        return out
+    order = np.argsort(item_idx, kind="stable")
+    keys = item_idx[order]
+    values = texts[order].tolist()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    out[keys[starts]] = [" ".join(values[a:b]) for a, b in zip(starts, ends, strict=True)]
+    return out
+
+
 def tfidf_documents(movies: pd.DataFrame, tags: pd.DataFrame) -> list[str]:
     """One document per movie: title, genres and its (cleaned) tags.
 
@@ -113,14 +132,12 @@ def tfidf_documents(movies: pd.DataFrame, tags: pd.DataFrame) -> list[str]:
     n = len(movies)
     title = pd.Series(movies["title"], dtype="string").fillna("").to_numpy(dtype=object)
     genres = pd.Series(movies["genres"]).reset_index(drop=True).explode().dropna().astype(str)
-    genre_text = np.full(n, "", dtype=object)
-    if len(genres):
-        g = genres.groupby(level=0).agg(" ".join)
-        genre_text[g.index.to_numpy(np.int64)] = g.to_numpy(dtype=object)
+    genre_text = _join_by_item(genres.index.to_numpy(np.int64), genres.to_numpy(object), n)
     tag_text = np.full(n, "", dtype=object)
     if len(tags):
-        t = tags.groupby("item_idx", sort=True)["tag"].agg(" ".join)
-        tag_text[t.index.to_numpy(np.int64)] = t.to_numpy(dtype=object)
+        tag_text = _join_by_item(
+            tags["item_idx"].to_numpy(np.int64), tags["tag"].to_numpy(dtype=object), n
+        )
     docs = pd.Series(title) + " " + pd.Series(genre_text) + " " + pd.Series(tag_text)
     return docs.str.strip().tolist()
 

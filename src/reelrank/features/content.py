@@ -18,6 +18,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from tqdm.auto import tqdm
 
+from reelrank.errors import UnknownIdError
+from reelrank.features.item_features import ItemFeatures
 from reelrank.features.profiles import l2_normalise_rows
 
 logger = logging.getLogger(__name__)
@@ -318,7 +320,7 @@ def item_neighbours(
     return out_i, out_s
 
 
-def top_terms(features: object, item_idx: int, n: int = 10) -> list[tuple[str, float]]:
+def top_terms(features: ItemFeatures, item_idx: int, n: int = 10) -> list[tuple[str, float]]:
     """The ``n`` highest-weighted TF-IDF terms of one item.
 
     Parameters
@@ -335,13 +337,10 @@ def top_terms(features: object, item_idx: int, n: int = 10) -> list[tuple[str, f
     list of (term, weight)
         By decreasing weight (ties alphabetical); empty for an item without text.
     """
-    tfidf = getattr(features, "tfidf", None)
-    terms = getattr(features, "tfidf_terms", None)
+    tfidf, terms = features.tfidf, features.tfidf_terms
     if tfidf is None or terms is None:
         raise ValueError("these features have no TF-IDF block")
     if not 0 <= item_idx < tfidf.shape[0]:
-        from reelrank.errors import UnknownIdError
-
         raise UnknownIdError(f"item index {item_idx} out of range 0..{tfidf.shape[0] - 1}")
     row = tfidf[item_idx]
     cols, vals = row.indices, row.data

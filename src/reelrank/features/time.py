@@ -41,7 +41,7 @@ def interaction_time_features(
     pandas.DataFrame
         ``float32`` columns ``hour_sin``, ``hour_cos`` (time of day, UTC), ``doy_sin``,
         ``doy_cos`` (day of year over a 365.25-day cycle), and when ``movie_year`` is given
-        ``movie_age_years`` (rating year minus release year, NaN-free) and
+        ``movie_age_years`` (fractional rating year minus release year, NaN-free) and
         ``movie_age_missing`` (1.0 where the year was unknown).
     """
     ts = np.asarray(timestamps, dtype=np.int64)
