@@ -39,8 +39,16 @@ def make_dataset(
         }
     )
     return Dataset.from_arrays(
-        user_idx, item_idx, rating, timestamp, users=users, items=items, movies=movies,
-        tags=empty_tags(), layout="synthetic", name="synthetic",
+        user_idx,
+        item_idx,
+        rating,
+        timestamp,
+        users=users,
+        items=items,
+        movies=movies,
+        tags=empty_tags(),
+        layout="synthetic",
+        name="synthetic",
     )
 
 
@@ -64,10 +72,15 @@ def checkerboard() -> Dataset:
 def tiny() -> Dataset:
     """A random 30 users x 40 items dataset with ratings 1..5 and genres (seeded)."""
     rng = np.random.default_rng(0)
-    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 30, 400), rng.integers(0, 40, 400))}
+    pairs = {
+        (int(u), int(i))
+        for u, i in zip(rng.integers(0, 30, 400), rng.integers(0, 40, 400), strict=True)
+    }
     u, i = np.array(sorted(pairs)).T
     r = rng.integers(1, 6, len(u)).astype(np.float32)
-    genres = [["Comedy"] if k % 3 == 0 else ["Drama", "Romance"] if k % 3 == 1 else [] for k in range(40)]
+    genres = [
+        ["Comedy"] if k % 3 == 0 else ["Drama", "Romance"] if k % 3 == 1 else [] for k in range(40)
+    ]
     return make_dataset(u, i, r, n_users=30, n_items=40, genres=genres)
 
 

@@ -353,9 +353,7 @@ class Dataset:
 
     def user_index_of_entries(self) -> np.ndarray:
         """The user index of each stored entry (row of each CSR value), ``int64``."""
-        return np.repeat(
-            np.arange(self.n_users, dtype=np.int64), np.diff(self.interactions.indptr)
-        )
+        return np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(self.interactions.indptr))
 
     def to_frame(self, *, raw_ids: bool = False) -> pd.DataFrame:
         """Long-format interactions, in CSR order.
