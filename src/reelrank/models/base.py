@@ -414,7 +414,11 @@ class Recommender:
 
     # -------------------------------------------------------------- scoring hooks
     def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        """Dense (len(user_idx), n_items) float32 scores for known users. Subclasses implement."""
+        """Dense (len(user_idx), n_items) float32 scores for known users. Subclasses implement.
+
+        Must return a new array (the ranking code masks it in place); views of stored
+        arrays are detected and copied, but a stored array itself would be modified.
+        """
         raise NotImplementedError
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
@@ -579,8 +583,12 @@ class Recommender:
         out_i = np.full((len(rows), n), -1, dtype=np.int64)
         out_s = np.full((len(rows), n), -np.inf, dtype=np.float32)
         for sl in _batches(len(rows), self.batch_size):
-            block = np.array(scorer(rows[sl]), dtype=np.float32, copy=True)
-            block[np.isnan(block)] = -np.inf
+            block = np.asarray(scorer(rows[sl]), dtype=np.float32)
+            if not (block.flags.owndata and block.flags.writeable and block.flags.c_contiguous):
+                block = np.array(block, dtype=np.float32, order="C")  # never modify a view
+            nan = np.isnan(block)
+            if nan.any():
+                block[nan] = -np.inf
             if seen is not None:
                 sub = seen[seen_rows[sl]]
                 r = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
