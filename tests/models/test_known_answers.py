@@ -333,3 +333,58 @@ def test_content_similar_items_for_unrated_item(
     model = create_model("content").fit(ds, checkerboard_features)
     items, _ = model.similar_items(3, n=3)
     assert set(items[0]) == {0, 1, 2}  # the same genre block
+
+
+@pytest.mark.parametrize("loss", ["warp", "bpr", "logistic", "warp-kos"])
+def test_lightfm_losses_fit(loss: str, tiny: Dataset, tiny_features: ItemFeatures) -> None:
+    model = create_model("lightfm", loss=loss, no_components=4, epochs=2).fit(tiny, tiny_features)
+    items, scores = model.recommend(np.arange(3), n=4)
+    assert (items >= 0).all() and np.isfinite(scores).all()
+
+
+# ------------------------------------------------------------------------------ config errors
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("content", {}, "needs item features"),
+        ("lightfm", {}, "use_item_features=True needs item features"),
+        ("faiss-knn", {"source": "content"}, "source='content' needs item features"),
+    ],
+)
+def test_missing_features_is_a_clear_error(
+    name: str, params: dict, message: str, tiny: Dataset
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        create_model(name, **params).fit(tiny)
+
+
+def test_missing_feature_block_is_a_clear_error(tiny: Dataset) -> None:
+    features = ItemFeatures(
+        sparse=sp.csr_matrix((tiny.n_items, 1), dtype=np.float32), names=np.array(["genre:x"])
+    )
+    with pytest.raises(ConfigError, match="no feature block 'embedding'"):
+        create_model("content", kind="embedding").fit(tiny, features)
+    with pytest.raises(ConfigError, match="no TF-IDF block"):
+        create_model("content").fit(tiny, features)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("pop", {"by": "votes"}),
+        ("itemknn", {"k": 0}),
+        ("als", {"weighting": "idf"}),
+        ("bpr", {"learning_rate": 0}),
+        ("lightfm", {"loss": "hinge"}),
+        ("ease", {"lam": 0}),
+        ("content", {"weighting": "max"}),
+        ("faiss-knn", {"source": "svd"}),
+        ("blend", {"normalise": "softmax"}),
+        ("bias", {"sweeps": 0}),
+        ("mf", {"learning_rate": -1}),
+        ("random", {"seed": -1}),
+    ],
+)
+def test_invalid_hyper_parameters(name: str, params: dict) -> None:
+    with pytest.raises(ConfigError, match=f"^{name}: "):
+        create_model(name, **params)
