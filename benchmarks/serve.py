@@ -225,6 +225,10 @@ def bench(
 
             drive(server.port, get, min(200, args.requests), args.concurrency)  # warm-up
             out: dict[str, object] = {"catalogue": name}
+            health = lambda k: ("GET", "/health", None)  # noqa: E731
+            out["GET /health (HTTP floor)"] = drive(
+                server.port, health, args.requests, args.concurrency
+            )
             out["GET /recommendations/{id}"] = drive(
                 server.port, get, args.requests, args.concurrency
             )

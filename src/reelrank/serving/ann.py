@@ -65,6 +65,7 @@ class FactorIndex:
     m: int = 32
     ef_construction: int = 80
     ef_search: int = 128
+    threads: int = 1
 
     def __post_init__(self) -> None:
         self.item_factors = np.ascontiguousarray(self.item_factors, dtype=np.float32)
@@ -113,6 +114,10 @@ class FactorIndex:
         n_excl = np.zeros(len(q), np.int64) if exclude is None else np.diff(exclude.indptr)
         k = int(min(n_items, n + int(n_excl.max(initial=0))))
         self._index.hnsw.efSearch = max(self.ef_search, k)
+        import faiss
+
+        if faiss.omp_get_max_threads() != self.threads:
+            faiss.omp_set_num_threads(self.threads)
         dist, ids = self._index.search(q, k)
         out_i = np.full((len(q), n), -1, np.int64)
         out_s = np.full((len(q), n), -np.inf, np.float32)

@@ -157,7 +157,10 @@ class Explanation:
 
 # ---------------------------------------------------------------------------- helpers
 def _year(v: Any) -> int | None:
-    return None if v is None or pd.isna(v) else int(v)
+    if v is None:
+        return None
+    v = int(v) if not pd.isna(v) else -1
+    return None if v < 0 else v
 
 
 def _row_of(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
@@ -288,7 +291,7 @@ class RecommenderService:
         return MovieInfo(
             movie_id=int(self._movie_id[idx]),
             title=str(self._title[idx]),
-            year=_year(self._years[idx]),
+            year=_year(self._year_arr[idx]),
             genres=list(self._genres[idx]),
             n_ratings=int(self._n_ratings[idx]),
             mean_rating=None if np.isnan(mean) else round(float(mean), 3),
@@ -636,7 +639,7 @@ class RecommenderService:
                 SimilarMovie(
                     movie_id=int(self._movie_id[i]),
                     title=str(self._title[i]),
-                    year=_year(self._years[i]),
+                    year=_year(self._year_arr[i]),
                     genres=list(self._genres[i]),
                     score=round(float(s), 4),
                     collaborative=None if cf is None else round(float(cf[0, i]), 4),
@@ -669,7 +672,7 @@ class RecommenderService:
             Recommendation(
                 movie_id=int(self._movie_id[i]),
                 title=str(self._title[i]),
-                year=_year(self._years[i]),
+                year=_year(self._year_arr[i]),
                 genres=list(self._genres[i]),
                 score=round(float(s), 5),
                 reasons=r,
@@ -708,7 +711,7 @@ class RecommenderService:
         return out
 
     def _label(self, idx: int) -> str:
-        y = _year(self._years[idx])
+        y = _year(self._year_arr[idx])
         return f"{self._title[idx]} ({y})" if y is not None else str(self._title[idx])
 
     def explain(self, user_id: int, movie: int | str, *, top: int = 3) -> Explanation:
