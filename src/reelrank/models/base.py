@@ -621,7 +621,10 @@ class Recommender:
     def _validate_ratings(self, ratings: sp.csr_matrix | np.ndarray) -> sp.csr_matrix:
         m = sp.csr_matrix(ratings, dtype=np.float32)
         if m.shape[1] != self.n_items_:
-            raise ValueError(f"ratings must have {self.n_items_} columns, got {m.shape[1]}")
+            raise ConfigError(
+                f"{self.name}: ratings must have {self.n_items_} columns (the model's "
+                f"catalogue), got {m.shape[1]}"
+            )
         return m
 
     # -------------------------------------------------------------- persistence
