@@ -306,7 +306,9 @@ def register(app: typer.Typer) -> None:
         service = RecommenderService(
             load_artifact(artifact), UserStore(db), ann_threshold=ann_threshold
         )
-        uvicorn.run(create_app(service), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(service), host=host, port=port, log_level=log_level, access_log=False
+        )
 
     @app.command("app")
     def app_cmd(

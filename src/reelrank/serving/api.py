@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from reelrank import __version__
 from reelrank.errors import ReelrankError, UnknownIdError
 from reelrank.models.base import FoldInNotSupported
-from reelrank.serving.service import AmbiguousTitleError, RecommenderService
+from reelrank.serving.service import AmbiguousTitleError, Recommendation, RecommenderService
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +209,17 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return dataclasses.asdict(obj)
 
 
+def _rec(r: Recommendation) -> dict[str, Any]:
+    return {
+        "movie_id": r.movie_id,
+        "title": r.title,
+        "year": r.year,
+        "genres": r.genres,
+        "score": r.score,
+        "reasons": r.reasons,
+    }
+
+
 def _ratings_map(ratings: list[RatingIn]) -> dict[int | str, float]:
     out: dict[int | str, float] = {}
     for r in ratings:
@@ -284,7 +295,7 @@ def create_app(service: RecommenderService) -> FastAPI:
         genres: Annotated[list[str] | None, Query()] = None,
         year_min: int | None = None,
         year_max: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Top-n movies for a known user (training data or database)."""
         recs = service.recommend(
             user_id,
@@ -293,7 +304,8 @@ def create_app(service: RecommenderService) -> FastAPI:
             genres=genres,
             years=_years(year_min, year_max),
         )
-        return {"user_id": user_id, "recommendations": [_as_dict(r) for r in recs]}
+        # the hot path: build the JSON directly (same shape as RecommendationsOut)
+        return JSONResponse({"user_id": user_id, "recommendations": [_rec(r) for r in recs]})
 
     @app.post("/recommendations", response_model=RecommendationsOut)
     async def recommend_ratings(body: RatingsRequest) -> dict[str, Any]:

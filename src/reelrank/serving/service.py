@@ -16,7 +16,6 @@ optional :class:`~reelrank.serving.store.UserStore`, and answers with small data
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,6 +219,9 @@ class RecommenderService:
         self._popular = np.argsort(-self._n_ratings, kind="stable")
         self.matcher = TitleMatcher(movies, popularity=self._n_ratings)
         self._genre_matrix, self._genre_names = self._build_genres()
+        # dense items x genres (uint8, ~20 columns) for fast per-request genre counts
+        self._genre_dense = self._genre_matrix.toarray().astype(np.uint8)
+        self._genre_pos = {g: k for k, g in enumerate(self._genre_names.tolist())}
         self._tag_matrix, self._tag_names = self._build_tags(artifact.item_tags)
         # item vectors for similarity: collaborative (model) and content (TF-IDF)
         self._cf: np.ndarray | None = None
@@ -694,7 +696,7 @@ class RecommenderService:
             sims, _, _ = self._similarity_block(item_idx, liked, weight)
         except FoldInNotSupported:
             sims = None
-        liked_genres = Counter(g for i in liked for g in self._genres[i])
+        liked_genres = self._genre_counts(liked)
         out: list[list[str]] = []
         for k, i in enumerate(item_idx):
             why: list[str] = []
@@ -709,6 +711,11 @@ class RecommenderService:
                 why.append("genres you like: " + ", ".join(shared[:3]))
             out.append(why)
         return out
+
+    def _genre_counts(self, items: np.ndarray) -> dict[str, int]:
+        """How many of ``items`` have each genre (genres with a zero count left out)."""
+        counts = self._genre_dense[items].sum(axis=0, dtype=np.int64)
+        return {str(self._genre_names[k]): int(counts[k]) for k in np.flatnonzero(counts)}
 
     def _label(self, idx: int) -> str:
         y = _year(self._year_arr[idx])
@@ -742,7 +749,7 @@ class RecommenderService:
                 ]
             except FoldInNotSupported:
                 contributors = []
-        liked_genres = Counter(g for i in liked for g in self._genres[i])
+        liked_genres = self._genre_counts(liked)
         shared_genres = sorted(
             (g for g in self._genres[idx] if g in liked_genres), key=lambda g: -liked_genres[g]
         )
