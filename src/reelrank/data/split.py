@@ -199,6 +199,14 @@ def _entry_keys(ds: Dataset) -> np.ndarray:
     return _pair_keys(ds, ds.user_index_of_entries(), ds.interactions.indices)
 
 
+def _in_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_keys)`` for an ascending ``sorted_keys`` (binary search)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+    return sorted_keys[pos] == values
+
+
 def _train_tags(
     ds: Dataset,
     part: np.ndarray,
@@ -216,9 +224,9 @@ def _train_tags(
     tag_item_idx = tags["item_idx"].to_numpy(dtype=np.int64)
     held = part != _TRAIN
     if held.any():
-        held_keys = _entry_keys(ds)[held]
+        held_keys = _entry_keys(ds)[held]  # ascending: CSR order is (user, item) order
         tag_keys = _pair_keys(ds, tag_user_idx, tag_item_idx)
-        keep &= ~((tag_user_idx >= 0) & np.isin(tag_keys, held_keys))
+        keep &= ~((tag_user_idx >= 0) & _in_sorted(tag_keys, held_keys))
     if time_based:
         train_ts = ds.timestamps[part == _TRAIN]
         latest = train_ts.max() if len(train_ts) else np.iinfo(np.int64).min
@@ -261,6 +269,22 @@ def _build(
     return result
 
 
+def _user_key_order(user_idx: np.ndarray, key: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+    """``np.lexsort((item_idx, key, user_idx))`` for entries in CSR order.
+
+    Integer keys spanning less than 2**32 (timestamps) are packed with the user into one
+    int64 and sorted once, stably: CSR order already has the items ascending within a
+    row, so ties stay in item order. That is several times faster than a three-key
+    lexsort on tens of millions of ratings.
+    """
+    if key.dtype.kind in "iu" and len(key) and len(user_idx):
+        lo = int(key.min())
+        if int(key.max()) - lo < 2**32 and int(user_idx.max()) < 2**31:
+            packed = (user_idx.astype(np.int64) << 32) | (key.astype(np.int64) - lo)
+            return np.argsort(packed, kind="stable")
+    return np.lexsort((item_idx, key, user_idx))
+
+
 def _rank_within_user(ds: Dataset, sort_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Position of each entry within its user's row when the row is sorted by ``sort_key``.
 
@@ -272,7 +296,7 @@ def _rank_within_user(ds: Dataset, sort_key: np.ndarray) -> tuple[np.ndarray, np
     """
     user_idx = ds.user_index_of_entries()
     # rows are contiguous in CSR order; sort within them by key then item index
-    order = np.lexsort((ds.interactions.indices, sort_key, user_idx))
+    order = _user_key_order(user_idx, np.asarray(sort_key), ds.interactions.indices)
     indptr = ds.interactions.indptr
     position = np.empty(ds.n_interactions, dtype=np.int64)
     position[order] = np.arange(ds.n_interactions, dtype=np.int64) - indptr[user_idx[order]]
