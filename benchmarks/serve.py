@@ -19,10 +19,13 @@ movies. Usage::
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS
+
 import argparse
 import http.client
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -35,8 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from reelrank.data.dataset import Dataset, IdMap
 from reelrank.models import create_model

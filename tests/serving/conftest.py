@@ -22,7 +22,14 @@ def artifact_dir(bundled, tmp_path_factory: pytest.TempPathFactory) -> Path:
     features = build_item_features(bundled)
     model = create_model("als", factors=32, iterations=8, random_state=7).fit(bundled, features)
     out = tmp_path_factory.mktemp("artifact") / "als"
-    metrics = {"leaderboard": [{"model": "pop", "ndcg@10": 0.1}, {"model": "als", "ndcg@10": 0.2}]}
+    metrics = {  # the shape of `reelrank evaluate`'s result.json
+        "protocol": "temporal",
+        "dataset": "ml-latest-small",
+        "results": [
+            {"model": "pop", "metrics": {"ndcg@10": 0.1, "recall@10": 0.05}, "fit_seconds": 0.1},
+            {"model": "als", "metrics": {"ndcg@10": 0.2, "recall@10": 0.09}, "fit_seconds": 1.2},
+        ],
+    }
     return save_artifact(out, model, bundled, features, metrics=metrics)
 
 

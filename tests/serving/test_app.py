@@ -55,3 +55,4 @@ def test_comparison_tab_reads_metrics(app: AppTest) -> None:
     assert len(app.dataframe) == 1
     frame = app.dataframe[0].value
     assert set(frame["model"]) == {"pop", "als"}
+    assert frame.set_index("model").loc["als", "ndcg@10"] == 0.2

@@ -29,7 +29,7 @@ def test_round_trip_gives_identical_scores(artifact, bundled) -> None:
     assert artifact.movies.loc[0, "genres"] == list(bundled.movies.loc[0, "genres"])
     assert (artifact.ratings != bundled.interactions).nnz == 0
     assert artifact.features is not None and artifact.features.tfidf is not None
-    assert artifact.metrics is not None and "leaderboard" in artifact.metrics
+    assert artifact.metrics is not None and artifact.metrics["protocol"] == "temporal"
     assert set(artifact.item_tags.columns) == {"item_idx", "tag", "count"}
     users = np.arange(5)
     a, _ = artifact.model.recommend(users, 10)

@@ -126,6 +126,7 @@ def test_search_rate_three_movies_and_see_recommendations_change(
         assert "st-key-rec_1" not in last and "st-key-rec_2571" not in last
         page.get_by_text("Why:").first.wait_for(timeout=10_000)
 
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=30_000)
         shot = tmp_path / "app-screenshot.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000

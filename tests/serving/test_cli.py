@@ -74,6 +74,8 @@ def test_similar_and_explain(trained: Path, capsys: pytest.CaptureFixture[str]) 
         (["similar", "{art}", "qqqzzzxx"], "no movie matches"),
         (["explain", "{art}", "--user", "1", "--movie", "qqqzzzxx"], "no movie matches"),
         (["recommend", "/nonexistent/x", "--user", "1"], "no such artifact"),
+        (["app", "/nonexistent/x"], "no such artifact"),
+        (["serve", "/nonexistent/x"], "no such artifact"),
         (["train", "--model", "nosuchmodel", "--out", "{tmp}/x"], "unknown model"),
         (["train", "--model", "als", "--split", "weird", "--out", "{tmp}/x"], "--split"),
     ],
@@ -105,3 +107,42 @@ def test_parse_rated() -> None:
     assert parse_rated(["Toy Story=5", "260=4.5", "Se7en=3", "Heat (1995) = 4"]) == {
         "Toy Story": 5.0, 260: 4.5, "Se7en": 3.0, "Heat (1995)": 4.0,
     }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_serve_answers_http(trained: Path, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "reelrank"
+    db = tmp_path / "users.db"
+    proc = subprocess.Popen([str(exe), "serve", str(trained), "--port", str(port), "--db", str(db)])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.3)
+        assert r.json()["model"] == "als"
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/recommendations",
+            json={"ratings": [{"title": "Toy Story", "rating": 5}], "n": 3},
+        )
+        assert r.status_code == 200 and len(r.json()["recommendations"]) == 3
+        user = httpx.post(f"http://127.0.0.1:{port}/users", json={"name": "a"}).json()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    from reelrank.serving.store import UserStore
+
+    assert UserStore(db).get_user(user["user_id"]) is not None  # the database file persists

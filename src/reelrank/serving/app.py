@@ -52,8 +52,15 @@ def _report(service: RecommenderService, path: str | None) -> dict[str, Any] | N
 
 def _report_table(report: dict[str, Any]) -> pd.DataFrame | None:
     """A models x metrics table from common report shapes."""
-    rows = report.get("leaderboard") or report.get("results") or report.get("models")
+    rows = report.get("results") or report.get("leaderboard") or report.get("models")
     if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+        if isinstance(rows[0].get("metrics"), dict):  # `reelrank evaluate` result.json
+            return pd.DataFrame(
+                [
+                    {"model": r.get("model"), **r["metrics"], "fit_seconds": r.get("fit_seconds")}
+                    for r in rows
+                ]
+            )
         return pd.DataFrame(rows)
     if isinstance(rows, dict):
         return pd.DataFrame.from_dict(rows, orient="index")
@@ -128,6 +135,8 @@ def _compare_tab(report: dict[str, Any] | None) -> None:
     if table is None:
         st.json(report)
         return
+    if report.get("protocol"):
+        st.caption(f"protocol: {report['protocol']} · dataset: {report.get('dataset', '?')}")
     st.dataframe(table, width="stretch")
     numeric = table.select_dtypes("number")
     if "model" in table.columns and not numeric.empty:
