@@ -39,10 +39,11 @@ def implicit_user_solve(
     numpy.ndarray
         (n_rows, f) ``float32`` user factors (zero rows for empty input rows).
     """
-    y = np.asarray(item_factors, dtype=np.float64)
+    y = np.asarray(item_factors)
     f = y.shape[1]
     if gram is None:
-        gram = y.T @ y
+        y64 = y.astype(np.float64)
+        gram = y64.T @ y64
     base = np.asarray(gram, dtype=np.float64) + regularization * np.eye(f)
     conf = sp.csr_matrix(confidence)
     out = np.zeros((conf.shape[0], f), dtype=np.float32)
@@ -52,7 +53,7 @@ def implicit_user_solve(
             continue
         idx = conf.indices[lo:hi]
         c = conf.data[lo:hi].astype(np.float64)
-        yu = y[idx]
+        yu = y[idx].astype(np.float64)  # only the rated items' rows, not the whole matrix
         a = base + yu.T @ ((np.abs(c) - 1.0)[:, None] * yu)
         b = yu.T @ np.where(c > 0, c, 0.0)
         out[row] = np.linalg.solve(a, b)
@@ -136,7 +137,7 @@ def ranking_fold_in(
         if lo == hi:
             continue
         idx = rows.indices[lo:hi]
-        yu = y[idx]
+        yu = y[idx].astype(np.float64)  # only the rated items' rows, not the whole matrix
         a = base + (alpha - 1.0) * (yu.T @ yu)
         rhs = alpha * (yu.T @ (1.0 - b[idx])) - (ytb - yu.T @ b[idx])
         out[row] = np.linalg.solve(a, rhs)

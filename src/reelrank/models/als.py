@@ -159,8 +159,20 @@ class ALS(_FactorModel):
         self._check_fitted()
         rows = self._validate_ratings(ratings)
         return implicit_user_solve(
-            self._confidence(rows), self.item_factors_, self.config.regularization
+            self._confidence(rows),
+            self.item_factors_,
+            self.config.regularization,
+            gram=self._gram(),
         )
+
+    def _gram(self) -> np.ndarray:
+        """``Y^T Y`` of the item factors (float64), computed once per fitted/loaded model."""
+        cached = getattr(self, "_gram_cache", None)
+        if cached is None or cached[0] is not self.item_factors_:
+            y = self.item_factors_.astype(np.float64)
+            cached = (self.item_factors_, y.T @ y)
+            self._gram_cache = cached
+        return cached[1]
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "item_scale": self.item_scale_}
