@@ -177,6 +177,11 @@ def spark_session(
     _import_pyspark()
     from pyspark.sql import SparkSession
 
+    # Python workers must run this interpreter (the one reelrank is installed in). In local
+    # mode Spark reads PYSPARK_PYTHON when it forks workers and ignores spark.pyspark.python,
+    # so a bare `python3` from PATH (without reelrank) would be used otherwise.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
