@@ -79,6 +79,9 @@ class ALS(_FactorModel):
             ``"none"``, ``"bm25"`` or ``"tfidf"`` weighting of the interaction matrix.
         random_state
             Seed of the factor initialisation.
+        num_threads
+            Worker threads of implicit's solver (0 = all cores). Each user/item solve is
+            independent, so the result does not depend on it.
         """
 
         factors: int = 32
@@ -87,6 +90,7 @@ class ALS(_FactorModel):
         iterations: int = 15
         weighting: str = "none"
         random_state: int = 42
+        num_threads: int = 0
 
         def validate(self) -> None:
             """Check the values."""
@@ -100,6 +104,8 @@ class ALS(_FactorModel):
                 raise ValueError("iterations must be >= 1")
             if self.weighting not in ("none", "bm25", "tfidf"):
                 raise ValueError("weighting must be 'none', 'bm25' or 'tfidf'")
+            if self.num_threads < 0:
+                raise ValueError("num_threads must be >= 0")
 
     config: Config
 
@@ -136,16 +142,19 @@ class ALS(_FactorModel):
             self.item_scale_ = (101.0 / (100.0 * length_norm + 1.0)).astype(np.float32)
         else:
             self.item_scale_ = np.ones(train.n_items, dtype=np.float32)
-        model = AlternatingLeastSquares(
-            factors=cfg.factors,
-            regularization=cfg.regularization,
-            alpha=cfg.alpha,
-            iterations=cfg.iterations,
-            random_state=cfg.random_state,
-            num_threads=1,
-            dtype=np.float32,
-        )
+        # BLAS limited to one thread (implicit parallelises over users itself; a BLAS
+        # thread pool inside it halves speed). Built inside the limit so implicit's
+        # construction-time BLAS check sees the setting and does not warn.
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=cfg.factors,
+                regularization=cfg.regularization,
+                alpha=cfg.alpha,
+                iterations=cfg.iterations,
+                random_state=cfg.random_state,
+                num_threads=cfg.num_threads,
+                dtype=np.float32,
+            )
             model.fit(weighted, show_progress=train.n_interactions > 1_000_000)
             # exact user half-step against the final item factors (see class docstring)
             users = np.arange(train.n_users)
