@@ -43,6 +43,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ArtifactError
@@ -133,7 +134,16 @@ class NeuralHybrid(Recommender):
         Attributes
         ----------
         mode
-            ``"rating"`` (MSE) or ``"ranking"`` (BPR).
+            ``"rating"`` (MSE on the ratings) or ``"ranking"`` (``loss`` on interactions).
+        loss
+            Ranking mode only: ``"softmax"`` (sampled softmax over the other positives of
+            the mini-batch plus ``n_negatives`` uniform items, log-Q corrected) or ``"bpr"``
+            (one uniform negative per interaction).
+        n_negatives
+            Uniformly drawn negatives shared by a mini-batch (softmax loss); a value of at
+            least the catalogue size gives the exact full softmax.
+        min_rating
+            Ranking mode only: interactions rated below it are not positives (``None``: all).
         dim
             Embedding / tower output size.
         hidden
@@ -159,6 +169,9 @@ class NeuralHybrid(Recommender):
         """
 
         mode: str = "rating"
+        loss: str = "softmax"
+        n_negatives: int = 1024
+        min_rating: float | None = None
         dim: int = 32
         hidden: tuple[int, ...] = (64,)
         dropout: float = 0.2
@@ -179,6 +192,10 @@ class NeuralHybrid(Recommender):
             """Check the values."""
             if self.mode not in ("rating", "ranking"):
                 raise ValueError("mode must be 'rating' or 'ranking'")
+            if self.loss not in ("softmax", "bpr"):
+                raise ValueError("loss must be 'softmax' or 'bpr'")
+            if self.n_negatives < 0:
+                raise ValueError("n_negatives must be >= 0")
             if self.device != "cpu":
                 raise ValueError("only device='cpu' is supported")
             for name in ("dim", "batch_size", "max_epochs", "patience", "fold_in_steps"):
@@ -245,11 +262,9 @@ class NeuralHybrid(Recommender):
         self._set_content(tokens, text)
         self.scale_ = (float(train.rating_scale[0]), float(train.rating_scale[1]))
         val_mask = holdout_mask(train, cfg.val_fraction, 5)
-        if not val_mask.any():
-            val_mask = np.zeros(train.n_interactions, dtype=bool)
         inner = train.with_interactions(~val_mask)
         val = train.with_interactions(val_mask)
-        self.history_: dict[str, list[float] | int] = {}
+        self.history_: dict[str, Any] = {}
         net, hist = self._train(inner, val if val.n_interactions else None, cfg.max_epochs)
         self.history_ = hist
         if cfg.refit_full and val.n_interactions:
@@ -261,6 +276,13 @@ class NeuralHybrid(Recommender):
         self.last_time_ = _last_times(train)
         self.mu_ = float(train.ratings.mean()) if train.n_interactions else 0.0
 
+    def _positives(self, ds: Dataset) -> Dataset:
+        """The training examples: all ratings, or in ranking mode those >= ``min_rating``."""
+        cfg = self.config
+        if cfg.mode == "ranking" and cfg.min_rating is not None:
+            return ds.with_interactions(ds.ratings >= cfg.min_rating)
+        return ds
+
     def _arrays(self, ds: Dataset) -> tuple[torch.Tensor, ...]:
         frame = ds.to_frame()
         return (
@@ -270,10 +292,25 @@ class NeuralHybrid(Recommender):
             torch.from_numpy(cyclic_time(frame["timestamp"].to_numpy())),
         )
 
+    def _log_q(self, data: Dataset) -> torch.Tensor:
+        """Log expected count of each item among a mini-batch's softmax candidates.
+
+        In-batch negatives are the other interactions' items (drawn in proportion to
+        popularity), plus ``n_negatives`` uniform draws; subtracting this from the logits
+        (log-Q correction) keeps the sampled softmax an unbiased stand-in for the full one
+        instead of pushing popular items down.
+        """
+        cfg = self.config
+        counts = data.item_counts().astype(np.float64)
+        p = counts / max(counts.sum(), 1.0)
+        expected = cfg.batch_size * p + cfg.n_negatives / max(data.n_items, 1)
+        return torch.from_numpy(np.log(np.maximum(expected, 1e-12)).astype(np.float32))
+
     def _train(
         self, data: Dataset, val: Dataset | None, epochs: int
     ) -> tuple[_TwoTower, dict[str, Any]]:
         cfg = self.config
+        ranking = cfg.mode == "ranking"
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         net = _TwoTower(
@@ -287,19 +324,27 @@ class NeuralHybrid(Recommender):
         )
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         mu = float(data.ratings.mean()) if data.n_interactions else 0.0
-        u, i, r, t = self._arrays(data)
-        seen = data.binary()
-        vt = self._arrays(val) if val is not None else None
+        pos = self._positives(data)
+        u, i, r, t = self._arrays(pos)
+        self._logq = self._log_q(pos)
+        vt = self._arrays(self._positives(val)) if val is not None else None
+        if vt is not None and len(vt[0]) == 0:
+            vt = None
         hist: dict[str, Any] = {"train_loss": [], "val_loss": [], "best_epoch": epochs - 1}
-        best, best_state, bad = np.inf, None, 0
+        if ranking:
+            hist["val_ndcg"] = []
+        best, best_state, bad = -np.inf, None, 0
         n = len(u)
         for epoch in range(epochs):
             net.train()
             perm = torch.randperm(n, generator=gen)
             total = 0.0
-            for start in range(0, n, cfg.batch_size):
+            for start in tqdm(
+                range(0, n, cfg.batch_size), desc=f"neural epoch {epoch + 1}", leave=False,
+                disable=n < 200_000,
+            ):  # fmt: skip
                 b = perm[start : start + cfg.batch_size]
-                loss = self._loss(net, u[b], i[b], r[b], t[b], mu, seen, gen)
+                loss = self._loss(net, u[b], i[b], r[b], t[b], mu, gen)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -310,13 +355,24 @@ class NeuralHybrid(Recommender):
             net.eval()
             with torch.no_grad():
                 vgen = torch.Generator().manual_seed(cfg.seed + 1)
-                vloss = float(self._loss(net, *vt, mu, seen, vgen))
+                vloss = 0.0
+                for start in range(0, len(vt[0]), cfg.batch_size):
+                    sl = slice(start, start + cfg.batch_size)
+                    part = self._loss(net, *(a[sl] for a in vt), mu, vgen)
+                    vloss += float(part) * len(vt[0][sl])
+                vloss /= len(vt[0])
             hist["val_loss"].append(vloss)
-            logger.debug(
-                "neural epoch %d train %.4f val %.4f", epoch, hist["train_loss"][-1], vloss
-            )
-            if vloss < best - 1e-6:
-                best, bad = vloss, 0
+            if ranking:
+                assert val is not None
+                ndcg = _val_ndcg(net, self, data, self._positives(val))
+                hist["val_ndcg"].append(ndcg)
+                current = ndcg
+                logger.debug("neural epoch %d train %.4f val ndcg@10 %.4f", epoch, total / n, ndcg)
+            else:
+                current = -vloss
+                logger.debug("neural epoch %d train %.4f val %.4f", epoch, total / n, vloss)
+            if current > best + 1e-6:
+                best, bad = current, 0
                 best_state = copy.deepcopy(net.state_dict())
                 hist["best_epoch"] = epoch
             else:
@@ -336,23 +392,37 @@ class NeuralHybrid(Recommender):
         r: torch.Tensor,
         t: torch.Tensor,
         mu: float,
-        seen: sp.csr_matrix,
         gen: torch.Generator,
     ) -> torch.Tensor:
+        cfg = self.config
         uv = net.user_vec(net.user_emb(u), t)
-        s_pos = (
-            (uv * self._item_batch(net, i)).sum(1)
-            + net.user_bias(u)[:, 0]
-            + (net.item_bias(i)[:, 0])
-        )
-        if self.config.mode == "rating":
+        n_items = net.item_emb.num_embeddings
+        if cfg.mode == "ranking" and cfg.loss == "softmax":
+            if cfg.n_negatives >= n_items:  # exact softmax over the catalogue
+                cand = torch.arange(n_items)
+                target = i
+                logits = uv @ self._item_batch(net, cand).T + net.item_bias.weight[:, 0]
+            else:
+                neg = torch.randint(0, n_items, (cfg.n_negatives,), generator=gen)
+                cand = torch.cat([i, neg])
+                target = torch.arange(len(i))
+                logits = (
+                    uv @ self._item_batch(net, cand).T
+                    + net.item_bias(cand)[:, 0]
+                    - self._logq[cand]
+                )
+                # copies of a row's own positive among the candidates are not negatives
+                dup = i[:, None] == cand[None, :]
+                dup[target, target] = False
+                logits = logits.masked_fill(dup, float("-inf"))
+            return torch.nn.functional.cross_entropy(logits, target)
+        s_pos = (uv * self._item_batch(net, i)).sum(1) + net.user_bias(u)[:, 0]
+        s_pos = s_pos + net.item_bias(i)[:, 0]
+        if cfg.mode == "rating":
             return torch.mean((s_pos + mu - r) ** 2)
-        j = torch.randint(0, net.item_emb.num_embeddings, (len(u),), generator=gen)
-        s_neg = (
-            (uv * self._item_batch(net, j)).sum(1)
-            + net.item_bias(j)[:, 0]
-            + (net.user_bias(u)[:, 0])
-        )
+        j = torch.randint(0, n_items, (len(u),), generator=gen)
+        s_neg = (uv * self._item_batch(net, j)).sum(1) + net.item_bias(j)[:, 0]
+        s_neg = s_neg + net.user_bias(u)[:, 0]
         return -torch.nn.functional.logsigmoid(s_pos - s_neg).mean()
 
     # ------------------------------------------------------------------ scoring
@@ -498,3 +568,43 @@ def _last_times(ds: Dataset) -> np.ndarray:
     if has.any():
         last[has] = np.maximum.reduceat(ds.timestamps.astype(np.float64), indptr[:-1][has])
     return last
+
+
+def _val_ndcg(net: _TwoTower, model: NeuralHybrid, train: Dataset, val: Dataset) -> float:
+    """Mean NDCG@10 (binary gains) of ``net`` on the inner validation part.
+
+    Users are scored in blocks against the whole catalogue, their ``train`` items excluded;
+    the user time features are those of their last training interaction, as in ``recommend``.
+    """
+    k = 10
+    rel = val.binary().tocsr()
+    users = np.flatnonzero(np.diff(rel.indptr) > 0)
+    if len(users) == 0:
+        return 0.0
+    seen = train.binary().tocsr()
+    last = _last_times(train)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    total = 0.0
+    with torch.no_grad():
+        ivec = net.item_vec(torch.arange(train.n_items), model._tokens_t, model._text_t)
+        ibias = net.item_bias.weight[:, 0]
+        for start in range(0, len(users), 1024):
+            ub = users[start : start + 1024]
+            uv = net.user_vec(
+                net.user_emb(torch.from_numpy(ub)), torch.from_numpy(cyclic_time(last[ub]))
+            )
+            s = (uv @ ivec.T + ibias[None, :]).numpy()
+            rows, cols = seen[ub].nonzero()
+            s[rows, cols] = -np.inf
+            kk = min(k, s.shape[1])
+            top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
+            rel_b = rel[ub].tocoo()
+            n_items = np.int64(s.shape[1])
+            keys = np.arange(len(ub), dtype=np.int64)[:, None] * n_items + top
+            hits = np.isin(keys, rel_b.row.astype(np.int64) * n_items + rel_b.col)
+            dcg = hits.astype(np.float64) @ discounts[:kk]
+            n_rel = np.minimum(np.diff(rel[ub].indptr), kk)
+            ideal = np.cumsum(discounts[:kk])[n_rel - 1]
+            total += float((dcg / ideal).sum())
+    return total / len(users)
