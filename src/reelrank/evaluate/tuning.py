@@ -22,6 +22,10 @@ blend     components {(als, content), (ease, content)} x weights on the simplex 
           each component set is fitted once and the weights vary over its component scores
 bias      reg_user {5, 15} x reg_item {5, 10}
 mf        factors {20, 50} x regularization {0.02, 0.05}
+neural    mode=ranking x dim/hidden {32/(64,), 64/(128,)}, and mode=rating (the one point
+          a rating protocol can score; a ranking protocol scores it too and it loses)
+hybrid    generators {als:200,ease:200,content:100,pop:50 with sentence embeddings,
+          als:100,ease:100,content:100,pop:50 on tf-idf without them}
 ========  =================================================================================
 
 Grid keys a model's config does not have are dropped (with a debug message), so a grid stays
@@ -79,6 +83,15 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "content": _product(kind=["tfidf", "tokens", "embedding"], weighting=["centered", "binary"]),
     "bias": _product(reg_user=[5.0, 15.0], reg_item=[5.0, 10.0]),
     "mf": _product(factors=[20, 50], regularization=[0.02, 0.05]),
+    "neural": [
+        {"mode": "ranking", "dim": 32, "hidden": (64,)},
+        {"mode": "ranking", "dim": 64, "hidden": (128,)},
+        {"mode": "rating"},
+    ],
+    "hybrid": [
+        {"generators": "als:200,ease:200,content:100,pop:50", "use_embeddings": True},
+        {"generators": "als:100,ease:100,content:100,pop:50", "use_embeddings": False},
+    ],
 }
 
 

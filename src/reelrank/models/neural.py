@@ -10,9 +10,14 @@ given) -> MLP -> vector. Score = user bias + item bias + dot(user vector, item v
 product, so ``recommend`` never runs the MLP on users x items pairs.
 
 Modes
+    ``mode="ranking"`` (default): every interaction is a positive; the loss is a sampled
+    softmax whose negatives are the other positives of the mini-batch plus ``n_negatives``
+    items drawn uniformly, with the log-Q correction of Yi et al. (2019, "Sampling-bias-
+    corrected neural modeling") so popular items are not pushed down for being sampled
+    often; ``loss="bpr"`` uses one uniform negative per interaction instead. Early stopping
+    watches NDCG@10 on the inner validation split.
     ``mode="rating"``: MSE on the ratings, predictions clipped to the rating scale
-    (``predicts_ratings``); ``mode="ranking"``: BPR on (interaction, random unseen item)
-    pairs.
+    (``predicts_ratings``); early stopping watches the validation MSE.
 
 Training: Adam with weight decay, dropout in both towers, mini-batches sliced from
 shuffled index tensors (``torch.randperm`` with a seeded generator). Early stopping on an
@@ -36,7 +41,7 @@ import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -168,7 +173,7 @@ class NeuralHybrid(Recommender):
             Seeds torch and the batch / negative samplers.
         """
 
-        mode: str = "rating"
+        mode: str = "ranking"
         loss: str = "softmax"
         n_negatives: int = 1024
         min_rating: float | None = None
@@ -211,6 +216,8 @@ class NeuralHybrid(Recommender):
                 raise ValueError("hidden sizes must be >= 1")
 
     config: Config
+    #: rating mode predicts ratings; the instance attribute says which mode this one is in
+    predicts_ratings: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig | None = None, **params: Any) -> None:
         super().__init__(config, **params)
