@@ -26,7 +26,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# (module, attribute, name): each module defines a typer app or a function
+# (module, function): each module's function adds its commands to the root app
 _GROUPS: list[tuple[str, str]] = [
     ("reelrank.cli.data", "register"),
     ("reelrank.cli.features", "register"),
@@ -62,13 +62,7 @@ def _root(
 
 def _attach() -> None:
     for module_name, attr in _GROUPS:
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:
-                continue  # group not built yet
-            raise
-        getattr(module, attr)(app)
+        getattr(import_module(module_name), attr)(app)
 
 
 _attach()

@@ -3,8 +3,20 @@
 Importing this package registers every built-in model.
 """
 
-from importlib import import_module
-
+# importing the modules registers their models
+from reelrank.models import (  # noqa: F401
+    als,
+    blend,
+    content,
+    ease,
+    faiss_knn,
+    knn,
+    lightfm,
+    neural,
+    popularity,
+    rating,
+    rerank,
+)
 from reelrank.models.base import (
     Recommender,
     available_models,
@@ -13,27 +25,6 @@ from reelrank.models.base import (
     load_model,
     register,
 )
-
-# importing a module registers its models; modules owned by other engineers that do not
-# exist yet are skipped (a missing third-party dependency inside one is still an error)
-for _module in (
-    "popularity",
-    "knn",
-    "als",
-    "lightfm",
-    "ease",
-    "content",
-    "faiss_knn",
-    "blend",
-    "rating",
-    "rerank",
-    "neural",
-):
-    try:
-        import_module(f"reelrank.models.{_module}")
-    except ModuleNotFoundError as _e:
-        if _e.name != f"reelrank.models.{_module}":
-            raise
 
 __all__ = [
     "Recommender",
