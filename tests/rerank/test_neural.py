@@ -126,7 +126,7 @@ def test_ranking_mode_learns_co_occurrence(params):
 
 
 def test_log_q_is_the_expected_candidate_count(planted):
-    model = create_model("neural", **SMALL, batch_size=100, n_negatives=30)
+    model = create_model("neural", **{**SMALL, "batch_size": 100}, n_negatives=30)
     counts = planted.item_counts().astype(np.float64)
     expected = 100 * counts / counts.sum() + 30 / planted.n_items
     np.testing.assert_allclose(np.exp(model._log_q(planted).numpy()), expected, rtol=1e-5)

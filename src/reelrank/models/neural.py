@@ -149,6 +149,10 @@ class NeuralHybrid(Recommender):
             least the catalogue size gives the exact full softmax.
         min_rating
             Ranking mode only: interactions rated below it are not positives (``None``: all).
+        mask_seen
+            Softmax loss: a candidate the row's user has interacted with is not a negative
+            (in-batch negatives are drawn by popularity, so they are often the user's own
+            items: false negatives).
         dim
             Embedding / tower output size.
         hidden
@@ -177,6 +181,7 @@ class NeuralHybrid(Recommender):
         loss: str = "softmax"
         n_negatives: int = 1024
         min_rating: float | None = None
+        mask_seen: bool = True
         dim: int = 32
         hidden: tuple[int, ...] = (64,)
         dropout: float = 0.2
@@ -334,6 +339,7 @@ class NeuralHybrid(Recommender):
         pos = self._positives(data)
         u, i, r, t = self._arrays(pos)
         self._logq = self._log_q(pos)
+        self._seen = data.binary().tocsr()
         vt = self._arrays(self._positives(val)) if val is not None else None
         if vt is not None and len(vt[0]) == 0:
             vt = None
@@ -409,6 +415,10 @@ class NeuralHybrid(Recommender):
                 cand = torch.arange(n_items)
                 target = i
                 logits = uv @ self._item_batch(net, cand).T + net.item_bias.weight[:, 0]
+                if cfg.mask_seen:  # the user's other items are not negatives
+                    seen = torch.from_numpy(self._seen[u.numpy()].toarray() > 0)
+                    seen[torch.arange(len(i)), i] = False
+                    logits = logits.masked_fill(seen, float("-inf"))
             else:
                 neg = torch.randint(0, n_items, (cfg.n_negatives,), generator=gen)
                 cand = torch.cat([i, neg])
@@ -418,8 +428,12 @@ class NeuralHybrid(Recommender):
                     + net.item_bias(cand)[:, 0]
                     - self._logq[cand]
                 )
-                # copies of a row's own positive among the candidates are not negatives
+                # copies of a row's own positive among the candidates are not negatives,
+                # nor (mask_seen) any other item of the row's user
                 dup = i[:, None] == cand[None, :]
+                if cfg.mode == "ranking" and cfg.mask_seen:
+                    rows = self._seen[u.numpy()][:, cand.numpy()]
+                    dup |= torch.from_numpy(rows.toarray() > 0)
                 dup[target, target] = False
                 logits = logits.masked_fill(dup, float("-inf"))
             return torch.nn.functional.cross_entropy(logits, target)
