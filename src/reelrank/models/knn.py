@@ -120,8 +120,9 @@ class ItemKNN(Recommender):
 
     def _fit(self, train: Dataset, features: Any | None) -> None:
         binary = train.binary()
+        # a progress bar only where the similarity build takes minutes
         self.similarity_ = item_cosine_topk(
-            binary, self.config.k, self.config.shrinkage, progress=train.n_items > 5000
+            binary, self.config.k, self.config.shrinkage, progress=train.n_items > 50_000
         )
         self.user_rows_ = (
             sp.csr_matrix(train.interactions, dtype=np.float32)
