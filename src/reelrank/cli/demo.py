@@ -54,7 +54,10 @@ def demo_cmd(
     quick: bool = typer.Option(False, "--quick", help="Small settings, no embeddings."),
     models: str = typer.Option("pop,als,lightfm,hybrid", "--models", help="Models to evaluate."),
 ) -> None:
-    """Evaluate, train the hybrid, and show recommendations (about 5 minutes)."""
+    """Evaluate, train the hybrid, and show recommendations (about 5 minutes).
+
+    Example: reelrank demo --out ./reelrank-demo
+    """
     from reelrank.data.movielens import load
     from reelrank.errors import ConfigError
     from reelrank.evaluate.report import leaderboard_table

@@ -145,7 +145,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Build item features and write them to DIR (features.npz, features.json,
-        neighbours.parquet)."""
+        neighbours.parquet).
+
+        Example: reelrank features build --split temporal --embeddings --out features/
+        """
         from reelrank.features.builder import build_item_features
 
         if split not in ("none", "temporal"):
@@ -198,7 +201,10 @@ def register(app: typer.Typer) -> None:
         n: int = typer.Option(10, "-n", min=1, help="Tags, terms and neighbours to show."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Show one movie's genres, top tags, top TF-IDF terms and content neighbours."""
+        """Show one movie's genres, top tags, top TF-IDF terms and content neighbours.
+
+        Example: reelrank features show "Toy Story"
+        """
         from reelrank.features.builder import build_item_features
         from reelrank.features.content import clean_tags, item_neighbours, top_terms
         from reelrank.features.item_features import ItemFeatures

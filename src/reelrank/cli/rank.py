@@ -37,6 +37,8 @@ def build_pairs_cmd(
     Columns: user_id, movie_id, label (2 liked / 1 other held-out / 0 negative), group,
     in_candidates, then the documented features. Labels come from each user's latest
     ratings inside the training part, features from the earlier ratings only.
+
+    Example: reelrank rank build-pairs --out pairs.parquet
     """
     from reelrank.cli.data import cache_dir_from_env
     from reelrank.data.movielens import load

@@ -177,7 +177,10 @@ def register(app: typer.Typer) -> None:
             "local[*]", "--master", help="Spark master URL with --engine spark."
         ),
     ) -> None:
-        """Train a model and write a servable artifact directory."""
+        """Train a model and write a servable artifact directory.
+
+        Example: reelrank train --model hybrid --out model/
+        """
         summary = train_artifact(
             source,
             model,
@@ -207,7 +210,10 @@ def register(app: typer.Typer) -> None:
         db: str | None = typer.Option(None, "--db", help="User database URL or SQLite path."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Recommend for a known user (--user) or from a few ratings (--rated)."""
+        """Recommend for a known user (--user) or from a few ratings (--rated).
+
+        Example: reelrank recommend model/ --rated "Toy Story=5" --rated "Heat (1995)=4"
+        """
         if (user is None) == (not rated):
             raise ConfigError("give either --user ID or one or more --rated 'TITLE=RATING'")
         service = _service(artifact, db)
@@ -242,7 +248,10 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Movies similar to a title (collaborative + content similarity)."""
+        """Movies similar to a title (collaborative + content similarity).
+
+        Example: reelrank similar model/ "Star Wars" -n 5
+        """
         service = _service(artifact)
         key: int | str = int(movie) if movie.isdigit() else movie
         from reelrank.serving.service import AmbiguousTitleError
@@ -268,7 +277,10 @@ def register(app: typer.Typer) -> None:
         db: str | None = typer.Option(None, "--db", help="User database URL or SQLite path."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Explain why a movie suits a user."""
+        """Explain why a movie suits a user.
+
+        Example: reelrank explain model/ --user 1 --movie "Heat (1995)"
+        """
         service = _service(artifact, db)
         key: int | str = int(movie) if movie.isdigit() else movie
         e = service.explain(user, key)
@@ -295,7 +307,10 @@ def register(app: typer.Typer) -> None:
         ),
         log_level: str = typer.Option("warning", "--log-level"),
     ) -> None:
-        """Serve the HTTP API (OpenAPI docs at /docs)."""
+        """Serve the HTTP API (OpenAPI docs at /docs).
+
+        Example: reelrank serve model/ --port 8000 --db sqlite:///users.db
+        """
         import uvicorn
 
         from reelrank.serving.api import create_app
@@ -317,7 +332,10 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host"),
         report: Path | None = typer.Option(None, "--report", help="Evaluation report JSON."),
     ) -> None:
-        """Run the Streamlit web app on an artifact."""
+        """Run the Streamlit web app on an artifact.
+
+        Example: reelrank app model/ --port 8501
+        """
         from reelrank.serving.artifact import load_artifact
 
         load_artifact(artifact)  # fail early, with a one-line error, on a bad artifact
