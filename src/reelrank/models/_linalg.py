@@ -5,7 +5,54 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["implicit_user_solve", "row_normalise", "weight_matrix"]
+__all__ = [
+    "ItemGram",
+    "cached_item_gram",
+    "implicit_user_solve",
+    "ranking_fold_in",
+    "row_normalise",
+    "weight_matrix",
+]
+
+
+class ItemGram:
+    """Catalogue-wide products ``Y^T Y`` and ``Y^T b`` of fixed item vectors (float64).
+
+    Every fold-in solve needs them, and they cost O(n_items f^2); a model computes them once
+    per set of item vectors (:func:`cached_item_gram`) instead of once per new user.
+
+    Parameters
+    ----------
+    source
+        The array the products were derived from (identity marks staleness).
+    vectors
+        (n_items, f) item vectors ``Y``.
+    bias
+        Optional (n_items,) item biases ``b``.
+    """
+
+    def __init__(
+        self, source: np.ndarray, vectors: np.ndarray, bias: np.ndarray | None = None
+    ) -> None:
+        y = np.asarray(vectors, dtype=np.float64)
+        self.source = source
+        self.yty = y.T @ y
+        self.ytb = None if bias is None else y.T @ np.asarray(bias, dtype=np.float64)
+
+
+def cached_item_gram(
+    owner: object, source: np.ndarray, vectors: np.ndarray, bias: np.ndarray | None = None
+) -> ItemGram:
+    """The :class:`ItemGram` of ``vectors``, cached on ``owner`` while ``source`` is unchanged.
+
+    ``source`` is the model attribute the vectors come from (e.g. ``item_factors_``); a fit
+    or load that replaces it invalidates the cache.
+    """
+    cached = getattr(owner, "_item_gram", None)
+    if cached is None or cached.source is not source:
+        cached = ItemGram(source, vectors, bias)
+        owner._item_gram = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def implicit_user_solve(
@@ -108,6 +155,7 @@ def ranking_fold_in(
     item_bias: np.ndarray,
     alpha: float,
     regularization: float,
+    gram: ItemGram | None = None,
 ) -> np.ndarray:
     """Fold a new user into a fixed ranking factor model by weighted least squares.
 
@@ -120,16 +168,20 @@ def ranking_fold_in(
     models trained with a ranking loss (BPR, LightFM) whose own training has no closed-form
     user step.
 
+    ``gram`` holds precomputed ``Y^T Y`` and ``Y^T b`` (computed here when None).
+
     Returns
     -------
     numpy.ndarray
         (n_rows, f) ``float32`` user vectors (zero for empty rows).
     """
-    y = np.asarray(item_vectors, dtype=np.float64)
+    y = np.asarray(item_vectors)
     b = np.asarray(item_bias, dtype=np.float64)
     f = y.shape[1]
-    base = y.T @ y + regularization * np.eye(f)
-    ytb = y.T @ b
+    if gram is None or gram.ytb is None:
+        gram = ItemGram(y, y, b)
+    base = gram.yty + regularization * np.eye(f)
+    ytb = gram.ytb
     rows = sp.csr_matrix(rows)
     out = np.zeros((rows.shape[0], f), dtype=np.float32)
     for row in range(rows.shape[0]):

@@ -16,7 +16,12 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from reelrank.data.dataset import Dataset
-from reelrank.models._linalg import implicit_user_solve, ranking_fold_in, weight_matrix
+from reelrank.models._linalg import (
+    cached_item_gram,
+    implicit_user_solve,
+    ranking_fold_in,
+    weight_matrix,
+)
 from reelrank.models.base import ModelConfig, Recommender, register
 
 logger = logging.getLogger(__name__)
@@ -171,17 +176,8 @@ class ALS(_FactorModel):
             self._confidence(rows),
             self.item_factors_,
             self.config.regularization,
-            gram=self._gram(),
+            gram=cached_item_gram(self, self.item_factors_, self.item_factors_).yty,
         )
-
-    def _gram(self) -> np.ndarray:
-        """``Y^T Y`` of the item factors (float64), computed once per fitted/loaded model."""
-        cached = getattr(self, "_gram_cache", None)
-        if cached is None or cached[0] is not self.item_factors_:
-            y = self.item_factors_.astype(np.float64)
-            cached = (self.item_factors_, y.T @ y)
-            self._gram_cache = cached
-        return cached[1]
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {**super()._get_state(), "item_scale": self.item_scale_}
@@ -268,11 +264,13 @@ class BPR(_FactorModel):
         self._check_fitted()
         rows = self._validate_ratings(ratings)
         cfg = self.config
+        y, b = self.item_factors_[:, :-1], self.item_factors_[:, -1]
         x = ranking_fold_in(
             rows,
-            self.item_factors_[:, :-1],
-            self.item_factors_[:, -1],
+            y,
+            b,
             cfg.fold_in_alpha,
             cfg.fold_in_regularization,
+            gram=cached_item_gram(self, self.item_factors_, y, b),
         )
         return np.hstack([x, np.ones((x.shape[0], 1), dtype=np.float32)])

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
-from reelrank.models._linalg import ranking_fold_in, row_normalise
+from reelrank.models._linalg import cached_item_gram, ranking_fold_in, row_normalise
 from reelrank.models.base import ModelConfig, Recommender, _load_csr, _save_csr, register
 
 logger = logging.getLogger(__name__)
@@ -182,8 +182,14 @@ class LightFMModel(Recommender):
         self._check_fitted()
         rows = self._validate_ratings(ratings)
         cfg = self.config
+        gram = cached_item_gram(self, self.item_vectors_, self.item_vectors_, self.item_bias_)
         return ranking_fold_in(
-            rows, self.item_vectors_, self.item_bias_, cfg.fold_in_alpha, cfg.fold_in_regularization
+            rows,
+            self.item_vectors_,
+            self.item_bias_,
+            cfg.fold_in_alpha,
+            cfg.fold_in_regularization,
+            gram=gram,
         )
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
