@@ -326,6 +326,40 @@ def test_lightfm_cold_item_scored_from_its_features(
     np.testing.assert_array_equal(items[:, 0], [3, 3, 3])
 
 
+def test_lightfm_content_only_cold_item_equals_its_warm_twin(
+    checkerboard: Dataset, checkerboard_features: ItemFeatures
+) -> None:
+    # item_identity=False: items 0..3 share the tokens (genre A, same decade), so item 3,
+    # which nobody rated, gets exactly the representation of its rated twins 0..2
+    ds = checkerboard.with_interactions(checkerboard.interactions.indices != 3)
+    model = create_model("lightfm", no_components=8, epochs=50, item_identity=False)
+    model.fit(ds, checkerboard_features)
+    n_tokens = len(checkerboard_features.names)
+    assert model.item_features_.shape == (8, 8 + n_tokens)
+    assert model.item_features_[:, :8].nnz == 0  # no identity column for items with tokens
+    np.testing.assert_allclose(model.item_vectors_[3], model.item_vectors_[0], atol=1e-6)
+    np.testing.assert_allclose(model.item_bias_[3], model.item_bias_[0], atol=1e-6)
+    # block A users rank the cold item above every block B item, block B users below theirs
+    items, _ = model.recommend([0, 1, 2], n=1, candidates=np.array([3, 4, 5, 6, 7]))
+    np.testing.assert_array_equal(items[:, 0], [3, 3, 3])
+    items, _ = model.recommend([4, 5], n=1, candidates=np.array([3, 4, 5]))
+    np.testing.assert_array_equal(items[:, 0], [4, 5])
+    # an item without any token keeps its identity (no zero row)
+    from dataclasses import replace
+
+    bare = replace(checkerboard_features, sparse=sp.csr_matrix(
+        checkerboard_features.sparse.multiply(
+            (np.arange(8) != 7).astype(np.float32)[:, None])))  # fmt: skip
+    model2 = create_model("lightfm", no_components=4, epochs=2, item_identity=False)
+    model2.fit(ds, bare)
+    assert model2.item_features_[7, 7] == 1.0 and model2.item_features_[7].nnz == 1
+
+
+def test_lightfm_item_identity_needs_item_features() -> None:
+    with pytest.raises(ValueError, match="item_identity=False needs use_item_features"):
+        create_model("lightfm", item_identity=False, use_item_features=False)
+
+
 def test_content_similar_items_for_unrated_item(
     checkerboard: Dataset, checkerboard_features: ItemFeatures
 ) -> None:

@@ -55,8 +55,13 @@ class LightFMModel(Recommender):
     With ``use_item_features`` an item's features are its identity plus the named token
     columns of :class:`~reelrank.features.ItemFeatures` (genres, tags, decades, people...),
     row-normalised (L1), so items nobody rated still get a representation from their
-    content. ``use_user_features`` adds demographic one-hots (ml-100k/ml-1m) to the user
-    identity. Scores are ``u . v_i + b_u + b_i`` from the learned representations.
+    content. With ``item_identity=False`` the identity columns are left out (LightFM's
+    "item features only" mode, Kula 2015 section 4): every item is *only* the sum of its
+    content-token embeddings, so a cold item is represented exactly as well as a warm one
+    with the same tokens (the better choice for item cold start; an item with no token at
+    all keeps its identity column so it is not the zero vector). ``use_user_features`` adds
+    demographic one-hots (ml-100k/ml-1m) to the user identity. Scores are
+    ``u . v_i + b_u + b_i`` from the learned representations.
 
     Fold-in for a new user (no retraining): the user vector is the weighted least-squares fit
     of :func:`reelrank.models._linalg.ranking_fold_in` (target 1 on the liked items with
@@ -82,6 +87,10 @@ class LightFMModel(Recommender):
             L2 penalties on item / user feature embeddings.
         use_item_features
             Use the token features of ``ItemFeatures`` besides the item identity.
+        item_identity
+            Keep one identity feature per item (LightFM's default). ``False`` (with
+            ``use_item_features``) represents items by their content tokens only, for
+            cold-start items; items without any token keep their identity.
         use_user_features
             Use demographic user features when the dataset has them.
         random_state
@@ -97,6 +106,7 @@ class LightFMModel(Recommender):
         item_alpha: float = 1e-6
         user_alpha: float = 1e-6
         use_item_features: bool = True
+        item_identity: bool = True
         use_user_features: bool = False
         random_state: int = 42
         fold_in_alpha: float = 10.0
@@ -114,6 +124,8 @@ class LightFMModel(Recommender):
                 raise ValueError("penalties must be >= 0")
             if self.fold_in_alpha <= 0:
                 raise ValueError("fold_in_alpha must be > 0")
+            if not self.item_identity and not self.use_item_features:
+                raise ValueError("item_identity=False needs use_item_features=True")
 
     config: Config
 
@@ -129,6 +141,12 @@ class LightFMModel(Recommender):
             )
         tokens = sp.csr_matrix(features.sparse, dtype=np.float32)
         tokens.data = np.abs(tokens.data)
+        tokens.eliminate_zeros()
+        if not self.config.item_identity:
+            # content only; an item without any token keeps its identity (not a zero row)
+            bare = np.diff(tokens.indptr) == 0
+            keep = sp.diags(bare.astype(np.float32), format="csr")
+            identity = sp.csr_matrix(keep @ identity)
         both = sp.hstack([identity, tokens]).tocsr()
         return sp.csr_matrix(row_normalise(both, norm="l1"))
 
