@@ -43,10 +43,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "MODEL_FORMAT_VERSION",
+    "SPLIT_KINDS",
     "FoldInNotSupported",
     "ModelConfig",
     "NotFittedError",
     "Recommender",
+    "TrainingHint",
     "atomic_directory",
     "available_models",
     "create_model",
@@ -318,6 +320,35 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+# ---------------------------------------------------------------------------- protocol hints
+#: split kinds a :class:`TrainingHint` may name
+SPLIT_KINDS = ("random", "stratified", "temporal", "cold-items", "cold-users")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingHint:
+    """How a model's recommendations will be judged, for models that learn from labels.
+
+    An evaluation protocol hands one to :meth:`Recommender.for_protocol` before fitting, so
+    that a model that builds its own inner label hold-out (the two-stage hybrid) cuts it the
+    same way as the protocol cuts the test part and labels with the same relevance rule.
+
+    Attributes
+    ----------
+    split_kind
+        ``"random"``, ``"stratified"``, ``"temporal"``, ``"cold-items"`` or ``"cold-users"``.
+    positive_threshold
+        Ratings at or above this are relevant; ``None``: every rating is relevant.
+    """
+
+    split_kind: str = "temporal"
+    positive_threshold: float | None = 4.0
+
+    def __post_init__(self) -> None:
+        if self.split_kind not in SPLIT_KINDS:
+            raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, not {self.split_kind!r}")
+
+
 # ---------------------------------------------------------------------------- the protocol
 class Recommender:
     """Base class of every reelrank model.
@@ -400,6 +431,23 @@ class Recommender:
 
     def _fit(self, train: Dataset, features: Any | None) -> None:
         raise NotImplementedError
+
+    def for_protocol(self, hint: TrainingHint) -> Recommender:
+        """This model configured for how it will be judged (called before :meth:`fit`).
+
+        The default returns ``self`` unchanged: only models that learn from labels they cut
+        out of ``train`` (the hybrid) adapt. Overrides return a new, unfitted instance.
+        """
+        return self
+
+    def display_scores(self, scores: np.ndarray) -> np.ndarray | None:
+        """Scores mapped to [0, 1] in the same order, for people to read, or ``None``.
+
+        ``None`` (the default) means the raw scores are shown as they are. Models whose raw
+        scores are margins (the hybrid's LambdaRank scores) return a calibrated probability;
+        the service then shows it as ``score`` and keeps the margin as ``raw_score``.
+        """
+        return None
 
     def _check_fitted(self) -> None:
         if self.seen_ is None or self.n_items_ is None:
@@ -659,6 +707,10 @@ class Recommender:
                 "n_items": self.n_items_,
                 "n_users": self.n_users_,
             }
+            fit_info = getattr(self, "fit_info_", None)
+            if fit_info:
+                # what fit() decided and why (e.g. the hybrid's safety-net choice)
+                manifest["fit_info"] = fit_info
             (tmp / "model.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
             assert self.seen_ is not None
             _save_csr(tmp / "seen.npz", self.seen_)
