@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -26,6 +25,8 @@ def source_argument() -> Any:
 
 
 def _default(o: Any) -> Any:
+    import numpy as np  # imported here: --help must not pay for numpy
+
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

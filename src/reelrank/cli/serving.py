@@ -130,9 +130,12 @@ def parse_rated(values: list[str]) -> dict[int | str, float]:
 def _service(artifact_dir: Path, db: str | None = None) -> Any:
     from reelrank.serving.artifact import load_artifact
     from reelrank.serving.service import RecommenderService
-    from reelrank.serving.store import UserStore
 
-    store = UserStore(db) if db else None
+    store = None
+    if db:  # SQLAlchemy is imported only when a user database is used
+        from reelrank.serving.store import UserStore
+
+        store = UserStore(db)
     return RecommenderService(load_artifact(artifact_dir), store)
 
 

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from reelrank.cli.common import print_json, source_argument
@@ -48,6 +46,9 @@ def _recommend_all_local(
     seed: int,
 ) -> Path:
     """Single-machine path: reelrank's ``als``, users scored in batches, one Parquet file."""
+    import numpy as np
+    import pandas as pd
+
     from reelrank.data import load
     from reelrank.models import create_model
 
@@ -140,6 +141,8 @@ def register(app: typer.Typer) -> None:
                 iterations=iterations,
                 seed=seed,
             )
+        import pandas as pd
+
         frame = pd.read_parquet(path, columns=["user_id"])
         summary = {
             "engine": engine,

@@ -1,17 +1,67 @@
-"""Content features: genres, tags, TF-IDF, embeddings, people, reviews, profiles, time."""
+"""Content features: genres, tags, TF-IDF, embeddings, people, reviews, profiles, time.
 
-from reelrank.features.builder import EMBEDDING_FIELDS, FeatureConfig, build_item_features
-from reelrank.features.content import (
-    clean_tags,
-    item_neighbours,
-    tag_matrix,
-    tfidf_matrix,
-    top_terms,
-)
-from reelrank.features.item_features import ItemFeatures
-from reelrank.features.profiles import cosine_to_items, genre_matrix, pairwise_cosine, user_profiles
-from reelrank.features.text import embed_texts, movie_texts
-from reelrank.features.time import dataset_time_features, interaction_time_features
+The names below are imported lazily (on first attribute access), so that loading an
+artifact's :class:`ItemFeatures` does not import scikit-learn or sentence-transformers.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reelrank.features.builder import EMBEDDING_FIELDS, FeatureConfig, build_item_features
+    from reelrank.features.content import (
+        clean_tags,
+        item_neighbours,
+        tag_matrix,
+        tfidf_matrix,
+        top_terms,
+    )
+    from reelrank.features.item_features import ItemFeatures
+    from reelrank.features.profiles import (
+        cosine_to_items,
+        genre_matrix,
+        pairwise_cosine,
+        user_profiles,
+    )
+    from reelrank.features.text import embed_texts, movie_texts
+    from reelrank.features.time import dataset_time_features, interaction_time_features
+
+#: public name -> module of ``reelrank.features`` that defines it
+_EXPORTS: dict[str, str] = {
+    "EMBEDDING_FIELDS": "builder",
+    "FeatureConfig": "builder",
+    "build_item_features": "builder",
+    "clean_tags": "content",
+    "item_neighbours": "content",
+    "tag_matrix": "content",
+    "tfidf_matrix": "content",
+    "top_terms": "content",
+    "ItemFeatures": "item_features",
+    "cosine_to_items": "profiles",
+    "genre_matrix": "profiles",
+    "pairwise_cosine": "profiles",
+    "user_profiles": "profiles",
+    "embed_texts": "text",
+    "movie_texts": "text",
+    "dataset_time_features": "time",
+    "interaction_time_features": "time",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reelrank.features' has no attribute {name!r}")
+    value = getattr(import_module(f"reelrank.features.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "EMBEDDING_FIELDS",

@@ -36,14 +36,28 @@ import numpy as np
 import scipy.sparse as sp
 
 from reelrank import __version__
+from reelrank._fs import atomic_directory, read_json_file
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ArtifactError, ConfigError, ReelrankError
+from reelrank.models.state import (
+    ArraySpec,
+    CsrSpec,
+    check_tree,
+    default_schema,
+    load_csr,
+    load_npz,
+    save_csr,
+    validate_state,
+)
+from reelrank.models.topk import topk
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "MODEL_FORMAT_VERSION",
     "SPLIT_KINDS",
+    "ArraySpec",
+    "CsrSpec",
     "FoldInNotSupported",
     "ModelConfig",
     "NotFittedError",
@@ -81,109 +95,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
 
-# ---------------------------------------------------------------------------- top-k helpers
-#: columns per block in the blocked top-k pre-selection
-_TOPK_BLOCK = 64
-
-
-def topk(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-``n`` of a dense score block using ``argpartition``.
-
-    For wide blocks a cheap pre-selection runs first: the columns are cut into blocks of
-    64, and only the blocks whose maximum reaches the ``n``-th largest block maximum can
-    hold a top-``n`` entry (the ``n`` largest block maxima are ``n`` distinct entries, so
-    that threshold is at most the ``n``-th largest score). The exact selection then runs on
-    those few candidates, several times faster than partitioning whole rows. Both paths
-    give the same, exact answer.
-
-    Parameters
-    ----------
-    scores
-        (U, m) scores; ``-inf`` marks excluded entries.
-    n
-        How many to keep per row (clipped to ``m``).
-
-    Returns
-    -------
-    (indices, values)
-        Both (U, n), sorted by decreasing score; ties broken by lower column index (also
-        at the cut-off). Excluded entries that had to be returned (fewer than ``n`` valid)
-        get index -1.
-    """
-    scores = np.asarray(scores)
-    n_rows, m = scores.shape
-    n = min(n, m)
-    if n <= 0 or n_rows == 0:
-        return np.empty((n_rows, max(n, 0)), np.int64), np.empty((n_rows, max(n, 0)), np.float32)
-    cand = _block_candidates(scores, n)
-    if cand is not None:
-        sub = np.take_along_axis(scores, cand, axis=1)
-        # candidates are in increasing column order: a stable sort breaks ties by column
-        order = np.argsort(-sub, axis=1, kind="stable")[:, :n]
-        idx = np.take_along_axis(cand, order, axis=1).astype(np.int64)
-        vals = np.take_along_axis(sub, order, axis=1).astype(np.float32)
-    else:
-        idx, vals = _topk_partition(scores, n)
-    idx[~np.isfinite(vals) & (vals < 0)] = -1
-    return idx, vals
-
-
-def _block_candidates(scores: np.ndarray, n: int) -> np.ndarray | None:
-    """Sorted candidate columns per row that surely contain the top ``n`` (None: not worth it).
-
-    The ``n`` largest maxima of the full blocks are ``n`` distinct entries, so the ``n``-th
-    of them is at most the ``n``-th largest score: every entry that can make the top ``n``
-    (ties included) lies in a block whose maximum reaches it, or in the short tail.
-    """
-    n_rows, m = scores.shape
-    b = _TOPK_BLOCK
-    n_blocks = m // b
-    if n_blocks < 4 * n or scores.dtype.kind != "f":
-        return None
-    full = n_blocks * b
-    block_max = scores[:, :full].reshape(n_rows, n_blocks, b).max(axis=2)
-    kth = -np.partition(-block_max, n - 1, axis=1)[:, n - 1 : n]
-    chosen = block_max >= kth
-    width = int(chosen.sum(axis=1).max())
-    if width * b * 4 > m:
-        return None  # too many ties among block maxima: partition whole rows instead
-    # the first `width` blocks by (chosen first, then block order), back in block order;
-    # rows with fewer chosen blocks just get a few extra (harmless) candidates
-    blocks = np.sort(np.argsort(~chosen, axis=1, kind="stable")[:, :width], axis=1)
-    cols = (blocks[:, :, None] * b + np.arange(b)[None, None, :]).reshape(n_rows, -1)
-    if full < m:  # the tail columns come last, so the columns stay increasing
-        tail = np.broadcast_to(np.arange(full, m), (n_rows, m - full))
-        cols = np.concatenate([cols, tail], axis=1)
-    return cols
-
-
-def _topk_partition(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``n`` by ``argpartition`` on whole rows, ties at the cut-off by column."""
-    n_rows, m = scores.shape
-    if n < m:
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-    else:
-        part = np.broadcast_to(np.arange(m), (n_rows, m)).copy()
-    vals = np.take_along_axis(scores, part, axis=1)
-    if n < m:
-        # argpartition picks arbitrary entries among ties at the cut-off: make them the
-        # lowest columns (rows where ties spill over the cut-off are rare)
-        cut = vals.min(axis=1)
-        spill = np.flatnonzero(
-            np.isfinite(cut)
-            & ((scores == cut[:, None]).sum(axis=1) > (vals == cut[:, None]).sum(axis=1))
-        )
-        for r in spill:
-            above = part[r][vals[r] > cut[r]]
-            ties = np.flatnonzero(scores[r] == cut[r])[: n - len(above)]
-            part[r] = np.concatenate([above, ties])
-            vals[r] = scores[r, part[r]]
-    order = np.lexsort((part, -vals), axis=1)
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    return idx, vals
-
-
 def _batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
@@ -208,15 +119,18 @@ def register(name: str) -> Callable[[R], R]:
     return deco
 
 
-def _import_builtin_models() -> None:
-    # importing the package registers every built-in model
-    import reelrank.models  # noqa: F401
+def _import_builtin_models(name: str | None = None) -> None:
+    # built-in models register on first use by name, so heavy libraries load only when needed
+    from reelrank.models import import_builtin
+
+    import_builtin(name)
 
 
 def available_models() -> list[str]:
-    """Names of all registered models."""
-    _import_builtin_models()
-    return sorted(_REGISTRY)
+    """Names of all registered models (built-in ones without importing them)."""
+    from reelrank.models import BUILTIN_MODELS
+
+    return sorted(set(_REGISTRY) | set(BUILTIN_MODELS))
 
 
 def get_model_class(name: str) -> type[Recommender]:
@@ -227,12 +141,12 @@ def get_model_class(name: str) -> type[Recommender]:
     ConfigError
         If no model has that name (the message lists the known names).
     """
-    _import_builtin_models()
+    _import_builtin_models(name)
     try:
         return _REGISTRY[name]
     except KeyError:
         raise ConfigError(
-            f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}"
+            f"unknown model {name!r}; available: {', '.join(available_models())}"
         ) from None
 
 
@@ -243,49 +157,12 @@ def create_model(name: str, **params: Any) -> Recommender:
 
 
 # ---------------------------------------------------------------------------- persistence
-class atomic_directory:  # used like a function
-    """Context manager: write into a temp dir next to ``path``, rename into place on success.
-
-    On error the temp dir is removed and an existing ``path`` is left untouched.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
-        self.path = Path(path)
-        self.overwrite = overwrite
-        self.tmp: Path | None = None
-
-    def __enter__(self) -> Path:
-        if self.path.exists() and not self.overwrite:
-            raise ArtifactError(f"{self.path} already exists")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        return self.tmp
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        old = None
-        if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
-            if old.exists():
-                shutil.rmtree(old)
-            self.path.rename(old)
-        self.tmp.rename(self.path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
 def _save_csr(path: Path, m: sp.csr_matrix) -> None:
-    np.savez(path, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.asarray(m.shape))
+    save_csr(path, m)
 
 
-def _load_csr(path: Path) -> sp.csr_matrix:
-    with np.load(path, allow_pickle=False) as f:
-        return sp.csr_matrix(
-            (f["data"], f["indices"], f["indptr"]), shape=tuple(int(x) for x in f["shape"])
-        )
+def _load_csr(path: Path, *, shape: tuple[int | None, int | None] | None = None) -> sp.csr_matrix:
+    return load_csr(path, shape=shape)
 
 
 def load_model(path: str | os.PathLike[str]) -> Recommender:
@@ -296,27 +173,45 @@ def load_model(path: str | os.PathLike[str]) -> Recommender:
     return cls.load(path)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
+    """``model.json`` of a saved model, with every field's type checked."""
     mf = path / "model.json"
     if not path.is_dir():
         raise ArtifactError(f"{path}: not a model directory")
-    if not mf.is_file():
-        raise ArtifactError(f"{path}: missing model.json")
     try:
-        manifest = json.loads(mf.read_text())
-    except json.JSONDecodeError as e:
-        raise ArtifactError(f"{mf}: corrupted JSON ({e})") from None
+        manifest = read_json_file(mf)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: missing model.json") from None
     if not isinstance(manifest, dict):
         raise ArtifactError(f"{mf}: expected a JSON object")
     missing = [k for k in ("format_version", "model", "config", "n_items") if k not in manifest]
     if missing:
         raise ArtifactError(f"{mf}: missing key(s) {missing}")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > MODEL_FORMAT_VERSION:
+    if not _is_int(version) or version < 1:
+        raise ArtifactError(f"{mf}: format_version must be a positive integer, not {version!r}")
+    if version > MODEL_FORMAT_VERSION:
         raise ArtifactError(
             f"{mf}: model format version {version} is newer than this reelrank "
             f"({__version__}) supports ({MODEL_FORMAT_VERSION}); upgrade reelrank"
         )
+    if not isinstance(manifest["model"], str):
+        raise ArtifactError(f"{mf}: 'model' must be a model name, not {manifest['model']!r}")
+    if manifest["model"] not in available_models():
+        raise ArtifactError(
+            f"{mf}: unknown model {manifest['model']!r}; this reelrank has "
+            f"{', '.join(available_models())}"
+        )
+    if not isinstance(manifest["config"], dict):
+        raise ArtifactError(f"{mf}: 'config' must be a JSON object")
+    for key in ("n_items", "n_users"):
+        value = manifest.get(key)
+        if (key == "n_items" or value is not None) and (not _is_int(value) or value < 0):
+            raise ArtifactError(f"{mf}: {key!r} must be a non-negative integer, not {value!r}")
     return manifest
 
 

@@ -3,12 +3,45 @@
 The CLI (``reelrank train/recommend/similar/explain/serve/app``), the FastAPI app
 (:func:`reelrank.serving.api.create_app`) and the Streamlit app all call one
 :class:`RecommenderService`.
+
+The names below are imported lazily (on first attribute access), so that answering from an
+artifact does not import the database layer (SQLAlchemy) unless a user store is used.
 """
 
-from reelrank.serving.artifact import Artifact, load_artifact, save_artifact
-from reelrank.serving.service import RecommenderService
-from reelrank.serving.store import UserStore
-from reelrank.serving.titles import TitleMatcher
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reelrank.serving.artifact import Artifact, load_artifact, save_artifact
+    from reelrank.serving.service import RecommenderService
+    from reelrank.serving.store import UserStore
+    from reelrank.serving.titles import TitleMatcher
+
+#: public name -> module of ``reelrank.serving`` that defines it
+_EXPORTS: dict[str, str] = {
+    "Artifact": "artifact",
+    "load_artifact": "artifact",
+    "save_artifact": "artifact",
+    "RecommenderService": "service",
+    "UserStore": "store",
+    "TitleMatcher": "titles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reelrank.serving' has no attribute {name!r}")
+    value = getattr(import_module(f"reelrank.serving.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "Artifact",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,10 @@ from reelrank.errors import ReelrankError, UnknownIdError
 from reelrank.models.base import FoldInNotSupported, topk
 from reelrank.serving.ann import FactorIndex, factor_arrays
 from reelrank.serving.artifact import Artifact
-from reelrank.serving.store import StoredUser, UserStore
 from reelrank.serving.titles import TitleMatcher
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only when a store is used
+    from reelrank.serving.store import StoredUser, UserStore
 
 logger = logging.getLogger(__name__)
 
