@@ -52,3 +52,7 @@ class ArtifactError(ReelrankError):
 
 class ConfigError(ReelrankError, ValueError):
     """A model, protocol or command configuration is invalid."""
+
+
+class OutputExistsError(ReelrankError):
+    """An output folder exists and is not one reelrank may replace (``--force`` replaces it)."""

@@ -26,9 +26,7 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -47,6 +45,7 @@ from reelrank.models.state import (
     load_csr,
     load_npz,
     save_csr,
+    validate_csr,
     validate_state,
 )
 from reelrank.models.topk import topk
@@ -584,16 +583,30 @@ class Recommender:
     def _load_extra(self, path: Path) -> None:
         """Read what :meth:`_save_extra` wrote."""
 
+    def _state_schema(self) -> Mapping[str, ArraySpec | CsrSpec] | None:
+        """What the arrays of ``state.npz`` must look like, checked before :meth:`_set_state`.
+
+        Return a mapping from array name to :class:`~reelrank.models.state.ArraySpec` (dtype
+        kind, shape with symbolic dimensions ``"n_items"`` / ``"n_users"`` / shared names,
+        index range, finiteness) or, for a CSR saved as ``P_data/P_indices/P_indptr/P_shape``,
+        from ``P`` to a :class:`~reelrank.models.state.CsrSpec`. The default ``None`` infers
+        the schema from the arrays themselves (:func:`reelrank.models.state.default_schema`).
+        """
+        return None
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save the fitted model into directory ``path`` atomically.
 
-        Layout: ``model.json`` (format version, reelrank version, model name, config),
-        ``state.npz`` (learned arrays, loaded with ``allow_pickle=False``), ``seen.npz``
-        (training interactions used to exclude seen items), plus model-specific files.
+        Layout: ``model.json`` (format version, reelrank version, model name, config,
+        provenance), ``state.npz`` (learned arrays, loaded with ``allow_pickle=False``),
+        ``seen.npz`` (training interactions used to exclude seen items), plus model-specific
+        files. An existing ``path`` is replaced only when it is a saved model.
         """
+        from reelrank.provenance import provenance
+
         self._check_fitted()
         path = Path(path)
-        with atomic_directory(path) as tmp:
+        with atomic_directory(path, kind="model") as tmp:
             manifest = {
                 "format_version": MODEL_FORMAT_VERSION,
                 "reelrank_version": __version__,
@@ -601,6 +614,7 @@ class Recommender:
                 "config": self.config.to_dict(),
                 "n_items": self.n_items_,
                 "n_users": self.n_users_,
+                "provenance": provenance(),
             }
             fit_info = getattr(self, "fit_info_", None)
             if fit_info:
@@ -617,6 +631,10 @@ class Recommender:
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Load a model saved by :meth:`save`.
 
+        Every array is validated before the model uses it (dtype, shape against the
+        manifest's counts, index ranges, finite values: see :meth:`_state_schema`), and no
+        FIFO, device or looping link is ever opened.
+
         Raises
         ------
         ArtifactError
@@ -624,22 +642,41 @@ class Recommender:
         """
         path = Path(path)
         manifest = _read_manifest(path)
-        if manifest.get("model") != cls.name:
-            raise ArtifactError(f"{path}: holds model {manifest.get('model')!r}, not {cls.name!r}")
+        if manifest["model"] != cls.name:
+            raise ArtifactError(f"{path}: holds model {manifest['model']!r}, not {cls.name!r}")
+        check_tree(path)
         config_fields = {f.name for f in dataclasses.fields(cls.Config)}
         cfg = {k: _from_json(v) for k, v in manifest["config"].items() if k in config_fields}
-        model = cls(cls.Config(**cfg))
         try:
-            model.seen_ = _load_csr(path / "seen.npz")
-            with np.load(path / "state.npz", allow_pickle=False) as f:
-                state = {k: f[k] for k in f.files}
-        except FileNotFoundError as e:
-            raise ArtifactError(f"{path}: missing file {Path(e.filename).name}") from None
-        except (ValueError, OSError, KeyError) as e:
-            raise ArtifactError(f"{path}: corrupted array file ({e})") from None
-        model.n_items_ = int(manifest["n_items"])
-        model._set_state(state)
-        model._load_extra(path)
+            model = cls(cls.Config(**cfg))
+        except (TypeError, ValueError, ReelrankError) as e:
+            raise ArtifactError(f"{path / 'model.json'}: invalid config ({e})") from None
+        dims: dict[str, int] = {"n_items": int(manifest["n_items"])}
+        if manifest.get("n_users") is not None:
+            dims["n_users"] = int(manifest["n_users"])
+        seen_path = path / "seen.npz"
+        seen = validate_csr(
+            load_npz(seen_path), "", CsrSpec(shape=("n_users", "n_items")), dims,
+            where=str(seen_path),
+        )  # fmt: skip
+        state_path = path / "state.npz"
+        state = load_npz(state_path)
+        schema = model._state_schema()
+        validate_state(
+            state, schema if schema is not None else default_schema(state), dims,
+            where=str(state_path),
+        )  # fmt: skip
+        model.seen_ = seen.astype(np.float32)
+        model.n_items_ = dims["n_items"]
+        try:
+            model._set_state(state)
+            model._load_extra(path)
+        except ArtifactError:
+            raise
+        except Exception as e:  # any failure here means corrupted files
+            raise ArtifactError(
+                f"{path}: corrupted model files ({type(e).__name__}: {e})"
+            ) from None
         return model
 
 
