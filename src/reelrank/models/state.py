@@ -86,6 +86,11 @@ class CsrSpec:
     required: bool = True
 
 
+#: arrays of the built-in models with one row per item / per user (by name)
+_PER_ITEM = frozenset({"item_scores", "item_scale", "item_bias", "item_vectors"})
+_PER_USER_ROWS = frozenset({"last_time"})
+_PER_USER = frozenset({"user_bias"}) | _PER_USER_ROWS
+
 Schema = Mapping[str, ArraySpec | CsrSpec]
 
 
@@ -268,7 +273,8 @@ def default_schema(state: Mapping[str, np.ndarray]) -> dict[str, ArraySpec | Csr
 
     * ``P_data/P_indices/P_indptr/P_shape`` groups: a consistent CSR matrix;
     * ``user_factors`` / ``item_factors``: rows are users / items, one shared width ``k``;
-      other ``item_*`` / ``user_*`` arrays: rows are items / users;
+      the per-item / per-user arrays of the built-in models (``item_scores``,
+      ``item_bias``, ``user_bias``...): one row per item / user;
     * integer ``*_items`` arrays: item indices;
     * every float array: finite; no object or complex arrays.
     """
@@ -285,9 +291,9 @@ def default_schema(state: Mapping[str, np.ndarray]) -> dict[str, ArraySpec | Csr
         index_of = None
         if name in ("user_factors", "item_factors") and arr.ndim == 2:
             spec_shape = ("n_users" if name.startswith("user") else "n_items", "k")
-        elif name.startswith("item_") and arr.ndim >= 1:
+        elif name in _PER_ITEM and arr.ndim >= 1:
             spec_shape = ("n_items", *([None] * (arr.ndim - 1)))
-        elif name.startswith("user_") and arr.ndim >= 1:
+        elif name in _PER_USER and arr.ndim >= 1:
             spec_shape = ("n_users", *([None] * (arr.ndim - 1)))
         if name.endswith("_items") and arr.dtype.kind in "iu":
             index_of = "n_items"
