@@ -56,3 +56,37 @@ class ConfigError(ReelrankError, ValueError):
 
 class OutputExistsError(ReelrankError):
     """An output folder exists and is not one reelrank may replace (``--force`` replaces it)."""
+
+
+class AmbiguousTitleError(ReelrankError, LookupError):
+    """A movie title matches several catalogue movies equally well.
+
+    The CLI prints the message (which names the candidates) and exits 2; the HTTP API
+    answers 409 with ``candidates``.
+
+    Parameters
+    ----------
+    query
+        The title as the user gave it.
+    candidates
+        The equally good matches, best first: JSON-ready dicts with ``movie_id``,
+        ``title`` and ``year`` (``None`` when unknown).
+
+    Attributes
+    ----------
+    query : str
+    candidates : list of dict
+    """
+
+    def __init__(self, query: str, candidates: list[dict[str, object]]) -> None:
+        self.query = str(query)
+        self.candidates = [dict(c) for c in candidates]
+        labels = [
+            f"{c['title']} ({c['year']})" if c.get("year") is not None else str(c["title"])
+            for c in self.candidates
+        ]
+        shown = "; ".join(labels[:8]) + (f"; and {len(labels) - 8} more" if len(labels) > 8 else "")
+        super().__init__(
+            f"title {self.query!r} matches {len(labels)} movies: {shown} "
+            "(add the year, e.g. 'Title (1995)', or give the movie id)"
+        )

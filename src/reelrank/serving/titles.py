@@ -6,10 +6,18 @@ punctuation removed, and a leading or trailing article dropped (MovieLens writes
 "La", "Das" are treated alike). A year in the query, "(1995)" or a trailing "1995",
 restricts the match to that year's films (remakes). Scoring runs over the whole catalogue
 at once with :func:`rapidfuzz.process.extract` on pre-normalised choices.
+
+This is the one title matcher of reelrank: the service, the HTTP API, the web app and every
+CLI command (``recommend --rated``, ``similar``, ``explain --movie``, ``features show``) use
+it with one rule, :meth:`TitleMatcher.resolve`: one best match is used and the match says
+how it was found (``TitleMatch.how``); several equally good matches raise
+:class:`~reelrank.errors.AmbiguousTitleError` naming them; no match raises
+:class:`~reelrank.errors.UnknownIdError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import unicodedata
@@ -18,6 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
+
+from reelrank.errors import AmbiguousTitleError, UnknownIdError
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +90,11 @@ class TitleMatch:
         Release year, or None.
     score
         Similarity 0..100 (100 is an exact match after normalisation).
+    how
+        What the matcher did, for people: ``"exact title"``, ``"same title ignoring
+        case, punctuation and articles"``, ``"close spelling (score 89)"``, with
+        ``"; year 1995"`` when a year in the query chose among remakes. Set by
+        :meth:`TitleMatcher.match`; empty for :meth:`TitleMatcher.search` hits.
     """
 
     item_idx: int
@@ -87,11 +102,16 @@ class TitleMatch:
     title: str
     year: int | None
     score: float
+    how: str = ""
 
     @property
     def label(self) -> str:
         """``"Title (year)"``."""
         return f"{self.title} ({self.year})" if self.year is not None else self.title
+
+    def as_candidate(self) -> dict[str, object]:
+        """``{"movie_id", "title", "year"}``: how an ambiguity error lists this movie."""
+        return {"movie_id": self.movie_id, "title": self.title, "year": self.year}
 
 
 @dataclass(frozen=True)
@@ -265,13 +285,16 @@ class TitleMatcher:
         query = str(query)
         title, year, in_parens = self._split_year(query)
         hits: list[TitleMatch] = []
+        used_year = None
         if year is not None and year in self._by_year:
             hits = self._extract(normalise_title(title), self._by_year[year], max_candidates)
             hits = [h for h in hits if h.score >= self.cutoff]
+            used_year = year if hits else None
         if not hits and year is not None and not in_parens:
             # "Death Race 2000": the number may be part of the title
             hits = self._extract(normalise_title(query), None, max_candidates)
             hits = [h for h in hits if h.score >= self.cutoff]
+            title = query
         if not hits and year is None:
             hits = self._extract(normalise_title(title), None, max_candidates)
             hits = [h for h in hits if h.score >= self.cutoff]
@@ -280,5 +303,48 @@ class TitleMatcher:
         top = hits[0].score
         close = [h for h in hits if h.score >= top - self.margin]
         if len(close) == 1 or (top >= 100.0 and sum(h.score >= 100.0 for h in hits) == 1):
-            return MatchResult(query=query, status="matched", best=hits[0], candidates=hits[:1])
+            best = dataclasses.replace(hits[0], how=self._how(title, hits[0], used_year))
+            return MatchResult(query=query, status="matched", best=best, candidates=[best])
         return MatchResult(query=query, status="ambiguous", candidates=close)
+
+    def _how(self, title: str, hit: TitleMatch, year: int | None) -> str:
+        """A short description of how ``title`` matched ``hit`` (exact, articles, typos)."""
+        given = " ".join(str(title).split()).casefold()
+        if given in (hit.title.casefold(), hit.label.casefold()):
+            how = "exact title"
+        elif hit.score >= 100.0:
+            how = "same title ignoring case, punctuation and articles"
+        elif self._choices[hit.item_idx].startswith(normalise_title(title) + " "):
+            how = "the start of the title"
+        elif hit.score >= 90.0 and normalise_title(title) in self._choices[hit.item_idx]:
+            how = "part of the title"
+        else:
+            how = f"close spelling (score {hit.score:.0f})"
+        return f"{how}; year {year}" if year is not None else how
+
+    def resolve(self, query: str, *, max_candidates: int = 10) -> TitleMatch:
+        """The one movie ``query`` names, or an error that says why not.
+
+        This is reelrank's one title rule (CLI, API, app): a unique best match is used
+        (its ``how`` says what the matcher did); several equally good matches are an error
+        that names them; no match is an error.
+
+        Raises
+        ------
+        AmbiguousTitleError
+            Several movies match equally well; ``candidates`` lists them, best first.
+        UnknownIdError
+            No title matches (the message suggests the closest titles, if any).
+        """
+        result = self.match(query, max_candidates=max_candidates)
+        if result.status == "matched" and result.best is not None:
+            return result.best
+        if result.status == "ambiguous":
+            raise AmbiguousTitleError(query, [c.as_candidate() for c in result.candidates])
+        raise UnknownIdError(self.unmatched_message(query))
+
+    def unmatched_message(self, query: str) -> str:
+        """``no movie matches title 'x'`` plus up to three closest titles as suggestions."""
+        near = [h.label for h in self.search(query, 3) if h.score >= 50.0] if query else []
+        hint = f" (closest: {'; '.join(near)})" if near else ""
+        return f"no movie matches title {str(query)!r}{hint}"
