@@ -100,26 +100,6 @@ def _mode_name(mode: int) -> str:
     return "special file"
 
 
-def json_depth(obj: Any) -> int:
-    """Nesting depth of a parsed JSON value (scalars 0), computed without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        depth += 1
-        deepest = max(deepest, depth)
-        if depth > MAX_JSON_DEPTH:
-            return depth
-        stack.extend((c, depth) for c in children)
-    return deepest
-
-
 def read_json_file(
     path: Path,
     *,
@@ -327,12 +307,12 @@ def check_output_dir(
     if force:
         return
     hint = "choose another folder or pass --force to replace it"
-    wanted = OUTPUT_KINDS[kind].description if kind else "reelrank output"
+    wanted = _article(OUTPUT_KINDS[kind].description if kind else "reelrank output")
     if stat.S_ISLNK(st.st_mode):
-        raise OutputExistsError(f"{path} is a symbolic link, not a {wanted}; {hint}")
+        raise OutputExistsError(f"{path} is a symbolic link, not {wanted}; {hint}")
     if not stat.S_ISDIR(st.st_mode):
         what = "file" if stat.S_ISREG(st.st_mode) else _mode_name(st.st_mode)
-        raise OutputExistsError(f"{path} exists and is a {what}, not a {wanted}; {hint}")
+        raise OutputExistsError(f"{path} exists and is a {what}, not {wanted}; {hint}")
     try:
         entries = sorted(os.listdir(path))
     except OSError as e:
@@ -343,11 +323,15 @@ def check_output_dir(
     if found is not None and (kind is None or found == kind):
         return
     if found is not None:
-        what = f"a {OUTPUT_KINDS[found].description}"
+        what = _article(OUTPUT_KINDS[found].description)
     else:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         what = f"not a reelrank output ({len(entries)} entries: {shown})"
-    raise OutputExistsError(f"{path} exists and is {what}, not a {wanted}; {hint}")
+    raise OutputExistsError(f"{path} exists and is {what}, not {wanted}; {hint}")
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
 # ---------------------------------------------------------------------------- atomic writes
