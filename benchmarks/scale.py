@@ -133,7 +133,7 @@ def scaled_sizes(
 # ---------------------------------------------------------------------------- dataset i/o
 def save_dataset(ds: Any, path: Path) -> None:
     """Write a :class:`~reelrank.data.dataset.Dataset` as npz (CSR, ids) + Parquet (tables)."""
-    from reelrank.models.base import atomic_directory
+    from reelrank._fs import atomic_directory
 
     m = ds.interactions
     with atomic_directory(path) as tmp:

@@ -144,7 +144,7 @@ class Split:
         pathlib.Path
             The directory written.
         """
-        from reelrank.models.base import atomic_directory
+        from reelrank._fs import atomic_directory
 
         path = Path(path)
         with atomic_directory(path) as tmp:

@@ -22,7 +22,7 @@ from rich.table import Table
 from reelrank.errors import ConfigError
 from reelrank.evaluate.protocols import parse_metric
 from reelrank.evaluate.runner import EvaluationResult, ModelResult
-from reelrank.models.base import atomic_directory
+from reelrank._fs import atomic_directory
 
 logger = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ class ItemFeatures:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write to a directory: ``features.npz`` (arrays) and ``features.json`` (meta)."""
-        from reelrank.models.base import atomic_directory
+        from reelrank._fs import atomic_directory
 
         path = Path(path)
         with atomic_directory(path) as tmp:
