@@ -389,6 +389,26 @@ def test_tag_leakage_rule() -> None:
     assert set(cold.train.tags["user_id"]) == {101, 102, 999} - {dropped_user}
 
 
+def test_cold_items_keep_tags_or_drop_them(bundled: Dataset) -> None:
+    # cold-items drops every tag on a held-out movie; cold-items-tags keeps them all (as
+    # catalogue metadata) while still holding out every rating of those movies
+    dropped = cold_item_split(bundled, item_ratio=0.2, min_ratings=5, val_ratio=0.1, seed=42)
+    kept = cold_item_split(
+        bundled, item_ratio=0.2, min_ratings=5, val_ratio=0.1, seed=42, keep_tags=True
+    )
+    held = np.r_[dropped.params["cold_item_idx"], dropped.params["val_item_idx"]]
+    assert kept.params["cold_item_idx"] == dropped.params["cold_item_idx"]
+    on_held = np.isin(bundled.tags["item_idx"], held)
+    assert on_held.sum() > 50  # the bundled data has tags on held-out movies
+    assert not np.isin(dropped.train.tags["item_idx"], held).any()
+    assert np.isin(kept.train.tags["item_idx"], held).sum() == on_held.sum()
+    assert kept.train.n_interactions == dropped.train.n_interactions
+    assert not np.isin(kept.train.interactions.indices, held).any()
+    # tags on other movies follow the usual rule in both variants
+    other_kept = kept.train.tags[~np.isin(kept.train.tags["item_idx"], held)]
+    assert other_kept.reset_index(drop=True).equals(dropped.train.tags.reset_index(drop=True))
+
+
 # ---------------------------------------------------------------------------- dispatcher
 def test_dispatcher_errors(ds: Dataset) -> None:
     with pytest.raises(ConfigError, match="unknown split method"):

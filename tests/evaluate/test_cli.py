@@ -48,7 +48,7 @@ def test_evaluate_table_and_report(
     [
         (["--models", "pop,nope"], "unknown model 'nope'"),
         (["--protocol", "nope"], "unknown protocol 'nope'"),
-        (["--protocol", "msrec-100k", "--models", "pop"], "needs a ml-100k folder"),
+        (["--protocol", "lightfm-ua", "--models", "pop"], "needs a ml-100k folder"),
         (["--k", "0"], "--k"),
     ],
 )

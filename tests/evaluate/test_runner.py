@@ -19,11 +19,13 @@ from reelrank.models import get_model_class
 
 PROTOCOL_MODELS = {
     "temporal": ["pop", "itemknn"],
+    "stratified": ["pop", "itemknn"],
     "msrec-100k": ["pop", "itemknn"],
     "cornac-100k": ["pop", "bias"],
     "lightfm-ua": ["pop", "itemknn"],
     "surprise-5fold": ["bias", "pop"],
     "cold-items": ["content", "random"],
+    "cold-items-tags": ["content", "random"],
     "strong-generalization": ["itemknn", "pop"],
 }
 
@@ -104,35 +106,41 @@ def test_runner_matches_metrics_by_hand(tiny) -> None:
 
 
 def test_tuning_sees_only_train_and_validation(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[tuple] = []
-    real = R.tune_model
+    from reelrank.models.knn import ItemKNN
 
-    def spy(name, params, train, validation, score, **kw):
-        seen.append((train, validation))
-        return real(name, params, train, validation, score, **kw)
+    fitted: list = []
+    real_fit = ItemKNN.fit
 
-    monkeypatch.setattr(R, "tune_model", spy)
-    result = R.evaluate(tiny, "temporal", ["itemknn"], tune=True, progress=False)
+    def spy(self, train, features=None):
+        fitted.append(train)
+        return real_fit(self, train, features)
+
+    monkeypatch.setattr(ItemKNN, "fit", spy)
+    result = R.evaluate(
+        tiny, "temporal", ["itemknn"], tune=True, progress=False, tune_trials=4, tune_timeout=None
+    )
     split = temporal_split(tiny, 0.2, 0.1)
-    assert len(seen) == 1
-    train, validation = seen[0]
 
     def pairs(ds):
         f = ds.to_frame()
         return set(zip(f["user_idx"], f["item_idx"], strict=True))
 
     test_pairs = pairs(split.test)
-    assert pairs(train) == pairs(split.train)
-    assert pairs(validation) == pairs(split.validation)
-    assert not (pairs(train) | pairs(validation)) & test_pairs
+    *trial_fits, final_fit = fitted
+    assert len(trial_fits) == 4
+    for train in trial_fits:  # every trial fits on the train part only
+        assert pairs(train) == pairs(split.train)
+    assert pairs(final_fit) == pairs(split.train) | pairs(split.validation)
+    assert not pairs(final_fit) & test_pairs
     tuning = result.get("itemknn").tuning
-    assert tuning is not None and len(tuning["trials"]) > 1
+    assert tuning is not None and tuning["n_trials"] == 4
+    assert tuning["best_score"] >= tuning["default_score"]
     assert result.get("itemknn").params["k"] == tuning["best_params"]["k"]
 
 
 def test_layout_and_name_errors(tiny) -> None:
     with pytest.raises(ConfigError, match="ml-100k"):
-        R.evaluate(tiny, "msrec-100k", ["pop"], progress=False)
+        R.evaluate(tiny, "lightfm-ua", ["pop"], progress=False)
     with pytest.raises(ConfigError, match="unknown protocol"):
         R.evaluate(tiny, "nope", ["pop"], progress=False)
     with pytest.raises(ConfigError, match="unknown model"):
@@ -155,3 +163,42 @@ def test_report_files(tiny, tmp_path: Path) -> None:
     (other / "keep.txt").write_text("x")
     with pytest.raises(ConfigError, match="not an evaluation report"):
         write_report(result, other)
+
+
+def test_protocol_hint_reaches_every_fit(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the runner calls for_protocol(protocol.hint) before every fit, tuning trials included,
+    # and puts the fitted model's fit_info_ into the result JSON
+    from reelrank.models.base import TrainingHint
+    from reelrank.models.popularity import Popularity
+
+    hints: list[TrainingHint] = []
+    real_fit = Popularity.fit
+
+    def for_protocol(self, hint):
+        hints.append(hint)
+        return self
+
+    def fit(self, train, features=None):
+        out = real_fit(self, train, features)
+        self.fit_info_ = {"chosen": "itself", "n_hints": len(hints)}
+        return out
+
+    monkeypatch.setattr(Popularity, "for_protocol", for_protocol)
+    monkeypatch.setattr(Popularity, "fit", fit)
+    result = R.evaluate(
+        tiny, "temporal", ["pop"], tune=True, progress=False, tune_trials=3, tune_timeout=None
+    )
+    assert hints == [TrainingHint("temporal", 4.0)] * 4  # 3 trials + the final fit
+    assert result.to_json()["results"][0]["fit_info"] == {"chosen": "itself", "n_hints": 4}
+    assert get_protocol("stratified").hint == TrainingHint("stratified", None)
+    assert get_protocol("cold-items-tags").hint == TrainingHint("cold-items", 4.0)
+
+
+def test_every_protocol_names_its_split_kind_and_peer() -> None:
+    from reelrank.models.base import SPLIT_KINDS
+
+    for proto in PROTOCOLS.values():
+        assert proto.split_kind in SPLIT_KINDS
+        assert proto.reference
+    for name in ("cornac-100k", "msrec-100k", "stratified", "lightfm-ua"):
+        assert any(v in PROTOCOLS[name].reference for v in ("3.0.1", "1.2", "1.17"))

@@ -19,7 +19,8 @@ them):
   has in a held-out part (validation, test or fold-in);
 * time-based splits (``temporal``, ``leave-last-k``, ``leave-one-out``, ``time-cutoff``)
   also drop every tag whose timestamp is later than the latest train interaction;
-* ``cold-items`` drops every tag on a cold movie and ``cold-users`` every tag of a held-out
+* ``cold-items`` drops every tag on a cold movie (unless ``keep_tags=True``: then the
+  cold movies' tags stay as catalogue metadata) and ``cold-users`` every tag of a held-out
   user, so neither leaks into training through the tag vocabulary.
 
 Methods (see :data:`METHODS` and :func:`split`): ``random``, ``stratified-user``,
@@ -214,8 +215,13 @@ def _train_tags(
     time_based: bool,
     drop_item_idx: np.ndarray | None = None,
     drop_user_idx: np.ndarray | None = None,
+    keep_item_idx: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Apply the leakage rule of the module doc to the input's tags (see there)."""
+    """Apply the leakage rule of the module doc to the input's tags (see there).
+
+    Tags on ``keep_item_idx`` are kept whatever the other rules say (catalogue metadata of
+    cold movies, the ``cold-items-tags`` protocol).
+    """
     tags = ds.tags
     if len(tags) == 0:
         return tags
@@ -235,6 +241,8 @@ def _train_tags(
         keep &= ~np.isin(tag_item_idx, drop_item_idx)
     if drop_user_idx is not None and len(drop_user_idx):
         keep &= ~np.isin(tag_user_idx, drop_user_idx)
+    if keep_item_idx is not None and len(keep_item_idx):
+        keep |= np.isin(tag_item_idx, keep_item_idx)
     return tags.loc[keep].reset_index(drop=True)
 
 
@@ -247,14 +255,16 @@ def _build(
     time_based: bool = False,
     drop_item_idx: np.ndarray | None = None,
     drop_user_idx: np.ndarray | None = None,
+    keep_item_idx: np.ndarray | None = None,
 ) -> Split:
     """Turn a per-entry part code array (aligned with the CSR data) into a :class:`Split`.
 
     Entries with a code outside the known parts (``-1``) are left out of every part.
     """
     tags = _train_tags(
-        ds, part, time_based=time_based, drop_item_idx=drop_item_idx, drop_user_idx=drop_user_idx
-    )
+        ds, part, time_based=time_based, drop_item_idx=drop_item_idx,
+        drop_user_idx=drop_user_idx, keep_item_idx=keep_item_idx,
+    )  # fmt: skip
     train = ds.with_interactions(part == _TRAIN, tags=tags)
     test = ds.with_interactions(part == _TEST)
     validation = ds.with_interactions(part == _VAL) if (part == _VAL).any() else None
@@ -653,13 +663,20 @@ def cold_item_split(
     min_ratings: int = 5,
     val_ratio: float = 0.0,
     seed: int = 42,
+    keep_tags: bool = False,
 ) -> Split:
     """Cold items: a fraction of movies is held out with *all* their ratings.
 
     Among the movies with at least ``min_ratings`` ratings, ``round(item_ratio * m)`` chosen
     at random (``RandomState(seed)``) are test movies and the next ``round(val_ratio * m)``
-    validation movies. Train never contains a rating (or a tag) of a cold movie; test holds
-    only the test movies' ratings.
+    validation movies. Train never contains a rating of a cold movie; test holds only the
+    test movies' ratings.
+
+    ``keep_tags=False`` (protocol ``cold-items``): train has no tag on a cold movie either,
+    so a cold movie is known by its title, year and genres only. ``keep_tags=True``
+    (protocol ``cold-items-tags``): every tag on a cold movie stays in train as catalogue
+    metadata (a new movie arriving with editorial / crowd tags), so tag features describe
+    it; its ratings are still all held out.
 
     Returns
     -------
@@ -688,9 +705,13 @@ def cold_item_split(
     part[np.isin(item_idx, val_items)] = _VAL
     params = {
         "item_ratio": item_ratio, "min_ratings": int(min_ratings), "val_ratio": val_ratio,
-        "seed": seed, "cold_item_idx": cold.tolist(), "val_item_idx": val_items.tolist(),
+        "seed": seed, "keep_tags": bool(keep_tags), "cold_item_idx": cold.tolist(),
+        "val_item_idx": val_items.tolist(),
     }  # fmt: skip
-    return _build(ds, part, "cold-items", params, drop_item_idx=np.r_[cold, val_items])
+    held_items = np.r_[cold, val_items]
+    if keep_tags:
+        return _build(ds, part, "cold-items", params, keep_item_idx=held_items)
+    return _build(ds, part, "cold-items", params, drop_item_idx=held_items)
 
 
 def cold_user_split(

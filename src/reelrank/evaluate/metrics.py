@@ -27,8 +27,11 @@ Definitions follow the references named in each docstring:
   :func:`average_precision` is cornac's ``MAP``: AP over the full ranking, not truncated.
 * AUC: per-user Mann-Whitney statistic over the candidate items (positives = relevant,
   negatives = all other candidates), as cornac's ``AUC`` and LightFM's ``auc_score`` do per
-  user. Ties count one half (cornac counts a tie as a loss; with continuous scores ties are
-  rare).
+  user. :func:`auc` counts ties one half; :func:`full_ranking_auc_ap` (what the runner uses)
+  follows the peer's own tie rule: cornac counts a tie as a loss, LightFM as a win.
+  :func:`full_ranking_auc_ap` also gives cornac's ``MAP`` with its tie rule
+  (``rankdata(-scores, "max")``), so a popularity model with many tied counts scores
+  exactly as in cornac.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "auc_from_ranks",
     "average_precision",
     "coverage_at_k",
+    "full_ranking_auc_ap",
     "hit_rate_at_k",
     "hits",
     "intra_list_diversity",
@@ -334,6 +338,76 @@ def auc_from_ranks(pos_ranks: sp.csr_matrix, n_candidates: np.ndarray) -> np.nda
         out = correct / (n_pos * n_neg)
     out[(n_pos == 0) | (n_neg <= 0)] = np.nan
     return out
+
+
+def full_ranking_auc_ap(
+    recs: np.ndarray, scores: np.ndarray, relevant: sp.csr_matrix, *, ties: str = "loss"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user AUC and untruncated AP from a full ranking with its scores, ties included.
+
+    Parameters
+    ----------
+    recs
+        ``(U, K)`` every candidate of each user, best first (``-1`` pads shorter rows).
+    scores
+        ``(U, K)`` the scores of ``recs`` (non-increasing along each row).
+    relevant
+        ``(U, n_items)`` CSR of the positives; positives that are not candidates are
+        ignored (as cornac's ``gt_pos`` masked by ``item_indices``).
+    ties
+        How AUC counts a (positive, negative) pair with equal scores: ``"loss"`` (cornac's
+        ``AUC``: ``pos_score > neg_score`` strictly) or ``"win"`` (LightFM's ``auc_score``,
+        whose ``predict_rank`` counts only the items scored strictly higher).
+
+    Returns
+    -------
+    (auc, ap)
+        ``auc``: share of (positive, negative candidate) pairs ordered correctly. ``ap``:
+        cornac's ``MAP`` term, ``mean_pos(L / R)`` with ``R`` the item's rank among all
+        candidates and ``L`` among the positives, both with ``rankdata(-s, "max")`` (a tie
+        ranks every tied item last). NaN without positives (AUC: or without negatives).
+    """
+    if ties not in ("loss", "win"):
+        raise ValueError("ties must be 'loss' or 'win'")
+    recs = np.asarray(recs, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.shape != recs.shape:
+        raise ValueError(f"scores have shape {s.shape}, recs {recs.shape}")
+    valid = recs >= 0
+    pos = hits(recs, relevant) & valid
+    n_rows, width = recs.shape
+    cols = np.arange(width)
+    if width == 0:
+        nan = np.full(n_rows, np.nan)
+        return nan, nan.copy()
+    # tie groups of equal scores along each (sorted) row; padding never ties with a score
+    nxt_differs = np.ones((n_rows, width), dtype=bool)
+    nxt_differs[:, :-1] = (s[:, 1:] != s[:, :-1]) | ~valid[:, 1:]
+    first_differs = np.ones((n_rows, width), dtype=bool)
+    first_differs[:, 1:] = nxt_differs[:, :-1]
+    # R (max rank, 1-based) = index of the tie group's last member + 1
+    last = np.where(nxt_differs, cols, width)
+    last = np.minimum.accumulate(last[:, ::-1], axis=1)[:, ::-1]
+    first = np.where(first_differs, cols, -1)
+    first = np.maximum.accumulate(first, axis=1)
+    cum_pos = np.cumsum(pos, axis=1)
+    rows = np.arange(n_rows)[:, None]
+    pos_upto_last = cum_pos[rows, last]  # positives scored >= s (L, max ties)
+    pos_before_first = np.where(first > 0, cum_pos[rows, np.maximum(first - 1, 0)], 0)
+    n_pos = pos.sum(axis=1).astype(np.float64)
+    n_neg = valid.sum(axis=1) - n_pos
+    if ties == "loss":
+        neg_not_below = (last + 1) - pos_upto_last  # negatives scored >= s
+    else:
+        neg_not_below = first - pos_before_first  # negatives scored > s
+    correct = np.where(pos, n_neg[:, None] - neg_not_below, 0.0).sum(axis=1)
+    ap = np.where(pos, pos_upto_last / (last + 1.0), 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc_values = correct / (n_pos * n_neg)
+        ap = ap / n_pos
+    auc_values[(n_pos == 0) | (n_neg <= 0)] = np.nan
+    ap[n_pos == 0] = np.nan
+    return auc_values, ap
 
 
 # ---------------------------------------------------------------------------- beyond accuracy

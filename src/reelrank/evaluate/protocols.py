@@ -47,6 +47,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from reelrank.data.dataset import Dataset
 from reelrank.data.split import (
     Split,
@@ -58,11 +60,13 @@ from reelrank.data.split import (
     temporal_split,
 )
 from reelrank.errors import ConfigError
+from reelrank.models.base import SPLIT_KINDS, TrainingHint
 
 __all__ = [
     "DEFAULT_PROTOCOL",
     "PROTOCOLS",
     "Protocol",
+    "file_row_order",
     "get_protocol",
     "parse_metric",
 ]
@@ -142,6 +146,19 @@ class Protocol:
         Dataset layout the protocol needs (``"ml-100k"``), or ``None`` for any.
     reference
         The published table or code the protocol reproduces.
+    split_kind
+        How the test part is cut (one of :data:`reelrank.models.base.SPLIT_KINDS`):
+        ``"random"``, ``"stratified"``, ``"temporal"``, ``"cold-items"`` or
+        ``"cold-users"``. Models that cut their own inner label hold-out (the hybrid) cut it
+        the same way (see :attr:`hint`), and tuning builds its validation split of this kind.
+    exclude
+        Which of a user's training items are removed from the user's candidates:
+        ``"train"`` (all of them, the usual rule) or ``"train-relevant"`` (only those rated
+        at or above the relevance threshold, cornac's ``ranking_eval``: lower-rated training
+        items stay candidates and count as negatives).
+    auc_ties
+        How AUC counts a tied (positive, negative) pair: ``"loss"`` (cornac) or ``"win"``
+        (LightFM's ``predict_rank``); see :func:`reelrank.evaluate.metrics.full_ranking_auc_ap`.
     """
 
     name: str
@@ -155,15 +172,31 @@ class Protocol:
     exclude_unknown: bool = False
     layout: str | None = None
     reference: str = ""
+    split_kind: str = "random"
+    exclude: str = "train"
+    auc_ties: str = "loss"
     extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for m in self.metrics:
             parse_metric(m)
+        if self.split_kind not in SPLIT_KINDS:
+            raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, not {self.split_kind!r}")
+        if self.exclude not in ("train", "train-relevant"):
+            raise ValueError(f"bad exclusion rule {self.exclude!r}")
         if self.candidates not in ("all", "known", "cold"):
             raise ValueError(f"bad candidate rule {self.candidates!r}")
         if self.mode not in ("known-users", "fold-in"):
             raise ValueError(f"bad mode {self.mode!r}")
+
+    @property
+    def hint(self) -> TrainingHint:
+        """How models are judged here: the split kind and the relevance threshold.
+
+        The runner passes it to :meth:`reelrank.models.base.Recommender.for_protocol` before
+        every fit (tuning trials included).
+        """
+        return TrainingHint(split_kind=self.split_kind, positive_threshold=self.relevance_threshold)
 
     @property
     def ranking_metrics(self) -> tuple[str, ...]:
@@ -199,6 +232,8 @@ class Protocol:
                 else f"rating >= {self.relevance_threshold:g}"
             ),
             "candidates": self.candidates,
+            "exclude": self.exclude,
+            "split_kind": self.split_kind,
             "metrics": list(self.metrics),
             "mode": self.mode,
             "reference": self.reference,
@@ -206,18 +241,30 @@ class Protocol:
 
 
 # ---------------------------------------------------------------------------- splitters
+def file_row_order(ds: Dataset) -> np.ndarray | None:
+    """The order in which the peers' splitters see the ratings (their file order).
+
+    ml-100k: ``u.data``'s line order (:func:`reelrank.data.split.source_row_order`). Other
+    layouts: ``None``, i.e. reelrank's CSR order (user id, then movie id), which is the line
+    order of ``ratings.csv`` in ml-latest-small, ml-20m, ml-25m and ml-32m.
+    """
+    if ds.layout == "ml-100k" and ds.info.get("source_path") is not None:
+        return source_row_order(ds)
+    return None
+
+
 def _temporal(ds: Dataset, seed: int | None) -> list[Split]:
     return [temporal_split(ds, test_ratio=0.2, val_ratio=0.1)]
 
 
-def _msrec(ds: Dataset, seed: int | None) -> list[Split]:
+def _stratified(ds: Dataset, seed: int | None) -> list[Split]:
     return [
         random_split(
             ds,
             test_ratio=0.25,
             stratify="item",
             seed=42 if seed is None else seed,
-            row_order=source_row_order(ds),
+            row_order=file_row_order(ds),
         )
     ]
 
@@ -225,7 +272,7 @@ def _msrec(ds: Dataset, seed: int | None) -> list[Split]:
 def _cornac(ds: Dataset, seed: int | None) -> list[Split]:
     return [
         random_split(
-            ds, test_ratio=0.2, seed=123 if seed is None else seed, row_order=source_row_order(ds)
+            ds, test_ratio=0.2, seed=123 if seed is None else seed, row_order=file_row_order(ds)
         )
     ]
 
@@ -238,12 +285,17 @@ def _surprise(ds: Dataset, seed: int | None) -> list[Split]:
     return [predefined_split(ds, f"u{i}") for i in range(1, 6)]
 
 
-def _cold_items(ds: Dataset, seed: int | None) -> list[Split]:
+def _cold_items(ds: Dataset, seed: int | None, *, keep_tags: bool = False) -> list[Split]:
     return [
         cold_item_split(
-            ds, item_ratio=0.2, min_ratings=5, val_ratio=0.1, seed=42 if seed is None else seed
+            ds, item_ratio=0.2, min_ratings=5, val_ratio=0.1, seed=42 if seed is None else seed,
+            keep_tags=keep_tags,
         )
-    ]
+    ]  # fmt: skip
+
+
+def _cold_items_tags(ds: Dataset, seed: int | None) -> list[Split]:
+    return _cold_items(ds, seed, keep_tags=True)
 
 
 def _strong(ds: Dataset, seed: int | None) -> list[Split]:
@@ -253,6 +305,13 @@ def _strong(ds: Dataset, seed: int | None) -> list[Split]:
         )
     ]
 
+
+_MSREC_REF = (
+    "Microsoft Recommenders 1.2 (recommenders.datasets.python_splitters."
+    "python_stratified_split(ratio=0.75, filter_by='item', seed=42); recommenders.evaluation."
+    "python_evaluation map / ndcg_at_k / precision_at_k / recall_at_k, k=10), "
+    "examples/06_benchmarks/movielens"
+)
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
@@ -265,34 +324,46 @@ PROTOCOLS: dict[str, Protocol] = {
             candidates="all",
             metrics=("ndcg@10", "recall@20", "map@10", "coverage@10"),
             reference="reelrank default (time-aware leave-last-out, any MovieLens layout)",
+            split_kind="temporal",
+        ),
+        Protocol(
+            name="stratified",
+            description="random 75/25 stratified per movie, seed 42, every test rating relevant",
+            split=_stratified,
+            relevance_threshold=None,
+            candidates="known",
+            metrics=("ndcg@10", "map@10", "precision@10", "recall@10"),
+            map_denominator="relevant",
+            reference=_MSREC_REF + " on any MovieLens layout",
+            split_kind="stratified",
         ),
         Protocol(
             name="msrec-100k",
-            description="ml-100k stratified per item 75/25 seed 42, every test item relevant",
-            split=_msrec,
+            description="stratified per item 75/25 seed 42, every test item relevant (MS Recs)",
+            split=_stratified,
             relevance_threshold=None,
-            candidates="all",
+            candidates="known",
             metrics=("map@10", "ndcg@10", "precision@10", "recall@10"),
             map_denominator="relevant",
-            layout="ml-100k",
-            reference=(
-                "Microsoft Recommenders examples/06_benchmarks/movielens (python_stratified_split,"
-                " python_evaluation.map / ndcg_at_k / precision_at_k / recall_at_k, k=10)"
-            ),
+            reference=_MSREC_REF,
+            split_kind="stratified",
         ),
         Protocol(
             name="cornac-100k",
-            description="ml-100k random 80/20 seed 123, rating >= 4, unknowns excluded",
+            description="random 80/20 seed 123, rating >= 4, unknowns excluded (cornac)",
             split=_cornac,
             relevance_threshold=4.0,
             candidates="known",
             metrics=("auc", "map", "ndcg@10", "precision@10", "recall@10", "rmse"),
             exclude_unknown=True,
-            layout="ml-100k",
+            exclude="train-relevant",
             reference=(
-                "cornac RatioSplit(test_size=0.2, rating_threshold=4.0, exclude_unknowns=True,"
-                " seed=123) with cornac.metrics AUC, MAP, NDCG, Precision, Recall, RMSE"
+                "cornac 3.0.1 cornac.eval_methods.RatioSplit(test_size=0.2, rating_threshold=4.0,"
+                " exclude_unknowns=True, seed=123) scored by cornac.eval_methods.base_method."
+                "ranking_eval with cornac.metrics AUC, MAP, NDCG(k=10), Precision(k=10),"
+                " Recall(k=10), RMSE"
             ),
+            split_kind="random",
         ),
         Protocol(
             name="lightfm-ua",
@@ -302,7 +373,13 @@ PROTOCOLS: dict[str, Protocol] = {
             candidates="all",
             metrics=("precision@10", "auc"),
             layout="ml-100k",
-            reference="LightFM quickstart / examples (fetch_movielens ua split, min_rating=0)",
+            auc_ties="win",
+            reference=(
+                "LightFM 1.17 (rectools-lightfm 1.17.3) lightfm.evaluation.precision_at_k(k=10)"
+                " and auc_score with train_interactions excluded, on fetch_movielens' ua split"
+                " (min_rating=0)"
+            ),
+            split_kind="random",
         ),
         Protocol(
             name="surprise-5fold",
@@ -313,15 +390,27 @@ PROTOCOLS: dict[str, Protocol] = {
             metrics=("rmse", "mae"),
             layout="ml-100k",
             reference="Surprise benchmark table (ml-100k, 5-fold cross-validation)",
+            split_kind="random",
         ),
         Protocol(
             name="cold-items",
-            description="20% of movies with >= 5 ratings held out; rank only cold movies",
+            description="20% of movies (>= 5 ratings) held out with their tags; rank cold only",
             split=_cold_items,
             relevance_threshold=4.0,
             candidates="cold",
             metrics=("recall@20", "ndcg@20"),
-            reference="item cold-start (content-aware models vs random ranking)",
+            reference="item cold start: cold movies known by title, year and genres only",
+            split_kind="cold-items",
+        ),
+        Protocol(
+            name="cold-items-tags",
+            description="as cold-items, but the cold movies keep their tags as catalogue data",
+            split=_cold_items_tags,
+            relevance_threshold=4.0,
+            candidates="cold",
+            metrics=("recall@20", "ndcg@20"),
+            reference="item cold start with catalogue tags (a new movie arrives with its tags)",
+            split_kind="cold-items",
         ),
         Protocol(
             name="strong-generalization",
@@ -332,6 +421,7 @@ PROTOCOLS: dict[str, Protocol] = {
             metrics=("recall@20", "recall@50", "ndcg@100"),
             mode="fold-in",
             reference="Liang et al. 2018 (Mult-VAE) and Steck 2019 (EASE) strong generalization",
+            split_kind="cold-users",
         ),
     ]
 }

@@ -19,14 +19,43 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
 from reelrank.evaluate.protocols import parse_metric
-from reelrank.evaluate.runner import EvaluationResult, ModelResult
+from reelrank.evaluate.results import EvaluationResult, ModelResult
 from reelrank._fs import atomic_directory
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["leaderboard_columns", "leaderboard_markdown", "leaderboard_table", "write_report"]
+__all__ = [
+    "data_histograms",
+    "leaderboard_columns",
+    "leaderboard_markdown",
+    "leaderboard_table",
+    "write_report",
+]
+
+
+def data_histograms(ds: Dataset) -> dict[str, Any]:
+    """Plot data of the dataset: rating distribution and ratings per movie (log bins)."""
+    values, counts = np.unique(ds.ratings, return_counts=True)
+    per_movie = ds.item_counts()
+    rated = per_movie[per_movie > 0]
+    top = max(2, int(rated.max()) + 1) if len(rated) else 2
+    edges = np.unique(np.round(np.logspace(0, np.log10(top), 30)).astype(int))
+    hist, edges = np.histogram(rated, bins=edges)
+    return {
+        "rating_values": values.astype(float).tolist(),
+        "rating_counts": counts.astype(int).tolist(),
+        "ratings_per_movie_edges": edges.astype(int).tolist(),
+        "ratings_per_movie_counts": hist.astype(int).tolist(),
+    }
+
+
+def _validation_cells(r: ModelResult) -> list[str]:
+    """``[default, tuned]`` validation scores of a tuned model (``-`` when not tuned)."""
+    v = r.validation_scores
+    return ["-", "-"] if v is None else [_fmt(v[0]), _fmt(v[1])]
 
 
 def leaderboard_columns(result: EvaluationResult) -> list[str]:
@@ -68,15 +97,22 @@ def leaderboard_table(result: EvaluationResult) -> Table:
     table.add_column("model", style="bold")
     for c in cols:
         table.add_column(c, justify="right")
+    tuned = bool(result.info.get("tuned"))
+    primary = result.primary_metric()
+    if tuned:
+        table.add_column(f"val {primary} default", justify="right")
+        table.add_column(f"val {primary} tuned", justify="right")
     table.add_column("fit s", justify="right")
     table.add_column("eval s", justify="right")
     for r in _sorted(result):
+        val = _validation_cells(r) if tuned else []
         if r.error:
-            table.add_row(r.model, *(["-"] * len(cols)), "-", "-")
+            table.add_row(r.model, *(["-"] * (len(cols) + len(val))), "-", "-")
             continue
         table.add_row(
             r.model,
             *(_fmt(r.metrics.get(c), r.metrics_sem.get(c)) for c in cols),
+            *val,
             f"{r.fit_seconds:.1f}",
             f"{r.eval_seconds:.1f}",
         )
@@ -97,22 +133,47 @@ def leaderboard_markdown(result: EvaluationResult) -> str:
         f"candidates per user: {info.get('n_candidates')} minus the user's training items. "
         f"Tuned on validation: {info.get('tuned')}. Values are mean ± SEM over users.",
         "",
-        "| model | " + " | ".join(cols) + " | fit s | eval s | params |",
-        "|---|" + "---:|" * len(cols) + "---:|---:|---|",
+    ]
+    tuned = bool(info.get("tuned"))
+    primary = result.primary_metric()
+    val_cols = [f"val {primary} default", f"val {primary} tuned"] if tuned else []
+    if tuned:
+        lines[-1:-1] = [
+            f"Validation columns: {primary} of the default configuration (trial 0) and of "
+            "the chosen one on the validation part (Optuna TPE).",
+            "",
+        ]
+    head = [*cols, *val_cols, "fit s", "eval s"]
+    lines += [
+        "| model | " + " | ".join(head) + " | params | notes |",
+        "|---|" + "---:|" * len(head) + "---|---|",
     ]
     for r in _sorted(result):
+        val = _validation_cells(r) if tuned else []
         if r.error:
-            lines.append(
-                f"| {r.model} | " + " | ".join("-" for _ in cols) + f" | - | - | {r.error} |"
-            )
+            dashes = " | ".join("-" for _ in head)
+            lines.append(f"| {r.model} | {dashes} | | {r.error} |")
             continue
         params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        notes = _fit_notes(r)
         lines.append(
             f"| {r.model} | "
-            + " | ".join(_fmt(r.metrics.get(c), r.metrics_sem.get(c)) for c in cols)
-            + f" | {r.fit_seconds:.1f} | {r.eval_seconds:.1f} | {params} |"
+            + " | ".join([*(_fmt(r.metrics.get(c), r.metrics_sem.get(c)) for c in cols), *val])
+            + f" | {r.fit_seconds:.1f} | {r.eval_seconds:.1f} | {params} | {notes} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _fit_notes(r: ModelResult) -> str:
+    """A short note from the model's ``fit_info`` (e.g. the hybrid's safety-net choice)."""
+    if not r.fit_info:
+        return ""
+    parts = []
+    for key, value in r.fit_info.items():
+        if isinstance(value, str | int | float | bool) and len(parts) < 4:
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            parts.append(f"{key}={shown}")
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------- plots

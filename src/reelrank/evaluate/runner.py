@@ -1,14 +1,20 @@
-"""The evaluation runner: fit models on a protocol's train part, score the test part.
+"""The evaluation runner: fit models on a protocol's train part, score the test part once.
 
 :func:`evaluate` splits the dataset with the protocol, builds item features from the
-training data only (with the blocks the models need), fits each model, asks it for
-recommendations in user batches (``recommend(exclude_seen=True)``; only the cold movies as
-candidates for ``cold-items``; ``recommend_for_ratings`` on the fold-in ratings for
-``strong-generalization``), and computes per-user metrics, aggregated with their standard
-error and a 95% interval. With ``tune=True`` each model is first grid-searched on the
-validation part (:mod:`reelrank.evaluate.tuning`), then refitted with the best parameters on
-the full training data (train + validation) and scored on the test part once. Without tuning
-the models are also fitted on train + validation, so the two modes see the same data.
+training data only (with the blocks the models need), configures each model for the
+protocol (:meth:`~reelrank.models.base.Recommender.for_protocol` with
+:attr:`Protocol.hint <reelrank.evaluate.protocols.Protocol.hint>`, before *every* fit,
+tuning trials included), fits it, and scores it with :mod:`reelrank.evaluate.scoring`
+(per-user metrics, aggregated with their standard error and a 95% interval).
+
+With ``tune=True`` each model is first searched with Optuna on the validation part
+(:mod:`reelrank.evaluate.tuning`; the default configuration is the first trial), then
+refitted with the best parameters on the full training data (train + validation) and scored
+on the test part once. The validation part is the split's own when it has one (temporal,
+cold items, cold users); otherwise the protocol's kind of split is cut from train
+(:func:`inner_split`: a random split for random protocols, a per-item stratified one for
+stratified protocols). Without tuning the models are also fitted on train + validation, so
+the two modes see the same data.
 """
 
 from __future__ import annotations
@@ -23,32 +29,48 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from reelrank.data.dataset import Dataset
-from reelrank.data.split import Split
+from reelrank.data.split import (
+    Split,
+    cold_item_split,
+    cold_user_split,
+    random_split,
+    temporal_split,
+)
 from reelrank.errors import ConfigError, ReelrankError
 from reelrank.evaluate import metrics as M
 from reelrank.evaluate.protocols import Protocol, get_protocol, parse_metric
-from reelrank.evaluate.tuning import TuningResult, grid_for, tune_model
+from reelrank.evaluate.report import data_histograms
+from reelrank.evaluate.results import EvaluationResult, ModelResult
+from reelrank.evaluate.scoring import Target, genre_vectors, make_target, score_model
+from reelrank.evaluate.tuning import Cat, TuningResult, space_for, tune_model
 from reelrank.models.base import FoldInNotSupported, Recommender, get_model_class
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_KS",
+    "DEFAULT_TUNE_TIMEOUT",
+    "INNER_SEED",
     "MODEL_VARIANTS",
     "EvaluationResult",
     "ModelResult",
     "evaluate",
     "expand_models",
+    "inner_split",
     "resolve_model",
 ]
 
 #: cut-offs at which every k-metric of the protocol is also reported (for the k plots)
 DEFAULT_KS: tuple[int, ...] = (5, 10, 20)
+
+#: seconds of tuning per run (shared by the models; the default trial always runs)
+DEFAULT_TUNE_TIMEOUT = 420.0
+
+#: seed of the validation split cut from train when the protocol's split has none
+INNER_SEED = 7
 
 #: display name -> (registry name, fixed parameters): variants evaluated side by side
 MODEL_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -57,118 +79,6 @@ MODEL_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 #: beyond-accuracy metrics always reported at every k
 _EXTRA_METRICS = ("coverage", "novelty", "diversity", "popularity")
-
-_USER_BATCH = 1024
-
-
-# ---------------------------------------------------------------------------- results
-@dataclass
-class ModelResult:
-    """One model's scores under a protocol.
-
-    Attributes
-    ----------
-    model
-        Display name (``als``, ``lightfm-nofeat``...).
-    params
-        The parameters it was finally fitted with.
-    metrics, metrics_sem, metrics_ci95
-        Metric name -> mean, standard error, ``[low, high]`` 95% interval.
-    n_users
-        Users counted by the ranking metrics.
-    fit_seconds, eval_seconds
-        Wall time of the final fit and of scoring the test part.
-    tuning
-        The validation grid search, when ``tune=True``.
-    error
-        Why the model could not be evaluated (e.g. it cannot fold in new users), else None.
-    """
-
-    model: str
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    metrics_sem: dict[str, float] = field(default_factory=dict)
-    metrics_ci95: dict[str, list[float]] = field(default_factory=dict)
-    n_users: int = 0
-    fit_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    tuning: dict[str, Any] | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form (NaN becomes None)."""
-        out = {
-            "model": self.model,
-            "params": self.params,
-            "metrics": _clean(self.metrics),
-            "metrics_sem": _clean(self.metrics_sem),
-            "metrics_ci95": {k: _clean(v) for k, v in self.metrics_ci95.items()},
-            "n_users": self.n_users,
-            "fit_seconds": round(self.fit_seconds, 3),
-            "eval_seconds": round(self.eval_seconds, 3),
-        }
-        if self.tuning is not None:
-            out["tuning"] = _clean(self.tuning)
-        if self.error is not None:
-            out["error"] = self.error
-        return out
-
-
-@dataclass
-class EvaluationResult:
-    """Results of several models under one protocol on one dataset.
-
-    Attributes
-    ----------
-    protocol
-        Protocol name.
-    dataset
-        Dataset name.
-    results
-        One :class:`ModelResult` per model, in the order given.
-    info
-        Protocol description, split sizes, users evaluated and users without relevant test
-        items, the cut-offs, the seed, histograms of the data for the report.
-    """
-
-    protocol: str
-    dataset: str
-    results: list[ModelResult]
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"protocol", "dataset", "results": [...], "info"}`` (JSON-serialisable)."""
-        return {
-            "protocol": self.protocol,
-            "dataset": self.dataset,
-            "results": [r.to_dict() for r in self.results],
-            "info": _clean(self.info),
-        }
-
-    def primary_metric(self) -> str:
-        """The metric the leaderboard is sorted by (the protocol's first)."""
-        return str(self.info.get("primary_metric", ""))
-
-    def get(self, model: str) -> ModelResult:
-        """The result of the model with display name ``model``."""
-        for r in self.results:
-            if r.model == model:
-                return r
-        raise KeyError(model)
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # ---------------------------------------------------------------------------- model specs
@@ -223,182 +133,7 @@ def _rows_of(ds: Dataset, users: np.ndarray) -> Dataset:
     return ds.with_interactions(mask)
 
 
-def _relevant(target: Dataset, threshold: float | None) -> sp.csr_matrix:
-    rel = target.binary(threshold)
-    rel.eliminate_zeros()
-    return rel
-
-
-def _genre_vectors(ds: Dataset) -> sp.csr_matrix:
-    """One-hot genres per item (content vectors for intra-list diversity)."""
-    genres = ds.movies["genres"]
-    lengths = genres.map(len).to_numpy()
-    flat = pd.Series([g for gs in genres for g in gs], dtype="string")
-    codes, names = pd.factorize(flat)
-    rows = np.repeat(np.arange(len(genres)), lengths)
-    return sp.csr_matrix(
-        (np.ones(len(codes), np.float32), (rows, codes)), shape=(len(genres), max(1, len(names)))
-    )
-
-
-@dataclass
-class _Target:
-    """What one scoring pass needs: users, their relevant items, seen items, candidates."""
-
-    users: np.ndarray  # rows to score (user indices, or fold-in row positions)
-    relevant: sp.csr_matrix  # (len(users), n_items)
-    ratings_part: Dataset  # the held-out part (for RMSE)
-    fold_in: sp.csr_matrix | None  # (len(users), n_items) fold-in ratings
-    candidates: np.ndarray | None
-    n_without_relevant: int
-    n_dropped_unknown: int
-
-
-def _make_target(
-    protocol: Protocol,
-    fit_train: Dataset,
-    part: Dataset,
-    *,
-    fold_in: Dataset | None,
-    cold_items: np.ndarray | None,
-) -> _Target:
-    n_dropped = 0
-    if protocol.exclude_unknown:
-        known_users = fit_train.user_counts() > 0
-        known_items = fit_train.item_counts() > 0
-        keep = known_users[part.user_index_of_entries()] & known_items[part.interactions.indices]
-        n_dropped = int((~keep).sum())
-        part = part.with_interactions(keep)
-    rel = _relevant(part, protocol.relevance_threshold)
-    test_users = part.active_users()
-    n_rel = np.diff(rel.indptr)[test_users]
-    users = test_users[n_rel > 0]
-    candidates: np.ndarray | None = None
-    if protocol.candidates == "known":
-        candidates = np.flatnonzero(fit_train.item_counts() > 0)
-    elif protocol.candidates == "cold":
-        if cold_items is None:
-            raise ConfigError(f"protocol {protocol.name!r} needs the cold items of the split")
-        candidates = np.asarray(cold_items, dtype=np.int64)
-    fold_rows = None
-    if protocol.mode == "fold-in":
-        if fold_in is None:
-            raise ConfigError(f"protocol {protocol.name!r} needs fold-in ratings")
-        fold_rows = fold_in.interactions[users]
-    return _Target(
-        users=users,
-        relevant=rel[users],
-        ratings_part=part,
-        fold_in=fold_rows,
-        candidates=candidates,
-        n_without_relevant=int((n_rel == 0).sum()),
-        n_dropped_unknown=n_dropped,
-    )
-
-
-# ---------------------------------------------------------------------------- scoring
-def _recommend(
-    model: Recommender, target: _Target, n: int, *, progress: bool, desc: str
-) -> np.ndarray:
-    n_users = len(target.users)
-    out = np.full((n_users, n), -1, dtype=np.int64)
-    starts = range(0, n_users, _USER_BATCH)
-    for start in tqdm(
-        starts, desc=desc, disable=not progress or n_users <= _USER_BATCH, leave=False
-    ):
-        sl = slice(start, min(n_users, start + _USER_BATCH))
-        if target.fold_in is not None:
-            items, _ = model.recommend_for_ratings(
-                target.fold_in[sl], n=n, exclude_seen=True, candidates=target.candidates
-            )
-        else:
-            items, _ = model.recommend(
-                target.users[sl], n=n, exclude_seen=True, candidates=target.candidates
-            )
-        out[sl, : items.shape[1]] = items
-    return out
-
-
-def _pos_ranks(recs: np.ndarray, relevant: sp.csr_matrix) -> sp.csr_matrix:
-    """1-based rank of each relevant item found in ``recs`` (a full ranking), as CSR."""
-    hit = M.hits(recs, relevant)
-    r, c = np.nonzero(hit)
-    return sp.csr_matrix(((c + 1).astype(np.float64), (r, recs[r, c])), shape=relevant.shape)
-
-
-def _ranking_metrics(
-    model: Recommender,
-    protocol: Protocol,
-    target: _Target,
-    fit_train: Dataset,
-    metric_names: Sequence[str],
-    *,
-    progress: bool,
-    desc: str,
-    genre_vectors: sp.csr_matrix | None,
-) -> dict[str, np.ndarray | float]:
-    parsed = [parse_metric(m) for m in metric_names]
-    ks = [k for _, k in parsed if k is not None]
-    full = any(b in ("auc", "map") and k is None for b, k in parsed)
-    n_items = fit_train.n_items
-    if full:
-        n_cand = n_items if target.candidates is None else len(target.candidates)
-        depth = max([n_cand, *ks])
-    else:
-        depth = max(ks) if ks else 10
-    recs = _recommend(model, target, depth, progress=progress, desc=desc)
-    rel = target.relevant
-    counts = fit_train.item_counts()
-    n_train_users = max(1, int((fit_train.user_counts() > 0).sum()))
-    out: dict[str, np.ndarray | float] = {}
-    for name, (base, k) in zip(metric_names, parsed, strict=True):
-        if base == "precision":
-            out[name] = M.precision_at_k(recs, rel, k)
-        elif base == "recall":
-            out[name] = M.recall_at_k(recs, rel, k)
-        elif base == "ndcg":
-            out[name] = M.ndcg_at_k(recs, rel, k)
-        elif base == "map" and k is not None:
-            out[name] = M.map_at_k(recs, rel, k, denominator=protocol.map_denominator)
-        elif base == "mrr":
-            out[name] = M.mrr_at_k(recs, rel, k)
-        elif base == "hit":
-            out[name] = M.hit_rate_at_k(recs, rel, k)
-        elif base == "coverage":
-            catalogue = n_items if target.candidates is None else len(target.candidates)
-            out[name] = M.coverage_at_k(recs, catalogue, k)
-        elif base == "novelty":
-            out[name] = M.novelty(recs, counts, n_train_users, k)
-        elif base == "popularity":
-            out[name] = M.popularity_bias(recs, counts, k)
-        elif base == "diversity" and genre_vectors is not None:
-            out[name] = M.intra_list_diversity(recs, genre_vectors, k)
-        elif base in ("auc", "map"):
-            ranks = _pos_ranks(recs, rel)
-            if base == "auc":
-                n_ranked = (recs >= 0).sum(axis=1)
-                out[name] = M.auc_from_ranks(ranks, n_ranked)
-            else:
-                out[name] = M.average_precision(ranks)
-    return out
-
-
-def _rating_metrics(
-    model: Recommender, target: _Target, metric_names: Sequence[str]
-) -> dict[str, np.ndarray | float]:
-    part = target.ratings_part
-    users = part.user_index_of_entries()
-    items = part.interactions.indices.astype(np.int64)
-    pred = model.score(users, items)
-    err = pred.astype(np.float64) - part.ratings.astype(np.float64)
-    out: dict[str, np.ndarray | float] = {}
-    for name in metric_names:
-        base, _ = parse_metric(name)
-        out[name] = float(np.sqrt(np.mean(err**2))) if base == "rmse" else float(np.abs(err).mean())
-    return out
-
-
-# ---------------------------------------------------------------------------- one model
+# ---------------------------------------------------------------------------- fitting
 @dataclass
 class _Context:
     protocol: Protocol
@@ -423,33 +158,11 @@ def _features_for(ctx: _Context, train: Dataset) -> Any:
     return ctx.features_cache[key]
 
 
-def _fit(ctx: _Context, model: Recommender, train: Dataset) -> None:
+def _fit(ctx: _Context, model: Recommender, train: Dataset) -> Recommender:
+    """Configure ``model`` for the protocol (``for_protocol``), fit it, return the fitted one."""
+    model = model.for_protocol(ctx.protocol.hint)
     model.fit(train, _features_for(ctx, train))
-
-
-def _score_on(
-    ctx: _Context,
-    model: Recommender,
-    fit_train: Dataset,
-    target: _Target,
-    *,
-    names: Sequence[str],
-    desc: str,
-    genre_vectors: sp.csr_matrix | None,
-) -> dict[str, np.ndarray | float]:
-    out: dict[str, np.ndarray | float] = {}
-    ranking = [m for m in names if parse_metric(m)[0] not in ("rmse", "mae")]
-    rating = [m for m in names if parse_metric(m)[0] in ("rmse", "mae")]
-    if ranking:
-        out.update(
-            _ranking_metrics(
-                model, ctx.protocol, target, fit_train, ranking, progress=ctx.progress,
-                desc=desc, genre_vectors=genre_vectors,
-            )
-        )  # fmt: skip
-    if rating and model.predicts_ratings and target.ratings_part.n_interactions:
-        out.update(_rating_metrics(model, target, rating))
-    return out
+    return model
 
 
 def _primary(protocol: Protocol) -> tuple[str, bool]:
@@ -472,6 +185,62 @@ def _seeded(cls: type[Recommender], params: dict[str, Any], seed: int | None) ->
     return params
 
 
+# ---------------------------------------------------------------------------- folds
+def inner_split(protocol: Protocol, train: Dataset, seed: int = INNER_SEED) -> Split:
+    """A validation split of the protocol's own kind, cut from ``train`` only.
+
+    Used when the protocol's split has no validation part: ``stratified`` protocols hold out
+    25% of each movie's ratings (as their test part), ``random`` ones 20% of the ratings
+    (10% of each user's for ``lightfm-ua``, whose test part is a fixed number per user),
+    ``temporal`` ones each user's last 20%, cold-item ones 20% of the movies and cold-user
+    ones 20% of the users.
+    """
+    kind = protocol.split_kind
+    if kind == "stratified":
+        return random_split(train, test_ratio=0.25, stratify="item", seed=seed)
+    if kind == "temporal":
+        return temporal_split(train, test_ratio=0.2)
+    if kind == "cold-items":
+        keep = bool(protocol.name.endswith("-tags"))
+        return cold_item_split(train, item_ratio=0.2, min_ratings=5, seed=seed, keep_tags=keep)
+    if kind == "cold-users":
+        return cold_user_split(train, user_ratio=0.2, fold_in_ratio=0.8, seed=seed)
+    if protocol.name == "lightfm-ua":
+        return random_split(train, test_ratio=0.1, stratify="user", seed=seed)
+    return random_split(train, test_ratio=0.2, seed=seed)
+
+
+@dataclass
+class _Fold:
+    fit_train: Dataset  # train (+ validation when the split has one)
+    target: Target  # test part
+    tune_train: Dataset
+    tune_target: Target
+
+
+def _prepare_fold(proto: Protocol, s: Split) -> _Fold:
+    cold_test = s.params.get("cold_item_idx")
+    if s.validation is not None:
+        tune_train, tune_part, tune_fold_in = s.train, s.validation, s.fold_in
+        cold_val = s.params.get("val_item_idx")
+        extra = s.validation
+        if proto.mode == "fold-in" and s.fold_in is not None:
+            # validation users' fold-in ratings join the final training data too
+            val_users = np.asarray(s.params.get("val_user_idx", []), dtype=np.int64)
+            extra = _union(s.validation, _rows_of(s.fold_in, val_users))
+        fit_train = _union(s.train, extra)
+    else:
+        inner = inner_split(proto, s.train)
+        tune_train, tune_part, tune_fold_in = inner.train, inner.test, inner.fold_in
+        cold_val = inner.params.get("cold_item_idx")
+        fit_train = s.train
+    target = make_target(proto, fit_train, s.test, fold_in=s.fold_in, cold_items=cold_test)
+    tune_target = make_target(
+        proto, tune_train, tune_part, fold_in=tune_fold_in, cold_items=cold_val
+    )
+    return _Fold(fit_train=fit_train, target=target, tune_train=tune_train, tune_target=tune_target)
+
+
 # ---------------------------------------------------------------------------- public entry
 def evaluate(
     dataset: Dataset,
@@ -484,6 +253,8 @@ def evaluate(
     cache_dir: str | Path | None = None,
     seed: int | None = 42,
     params: dict[str, dict[str, Any]] | None = None,
+    tune_trials: int | dict[str, int] | None = None,
+    tune_timeout: float | None = DEFAULT_TUNE_TIMEOUT,
 ) -> EvaluationResult:
     """Evaluate models under a named protocol.
 
@@ -501,27 +272,37 @@ def evaluate(
         intra-list diversity, popularity bias) is reported, besides the protocol's own.
         Default :data:`DEFAULT_KS`.
     tune
-        Grid-search each named model on the validation part first (see
-        :mod:`reelrank.evaluate.tuning`).
+        Search each named model on the validation part first (Optuna TPE, the default
+        configuration as the first trial; see :mod:`reelrank.evaluate.tuning`).
     progress
         Show progress bars.
     cache_dir
         Embedding cache folder for item features.
     seed
         Seed given to models with a ``random_state`` / ``seed`` parameter (unless set in
-        ``params``). The split uses the protocol's published seed.
+        ``params``) and to the tuner's sampler. The split uses the protocol's published seed.
     params
         Fixed parameters per model display name, e.g. ``{"als": {"factors": 128}}``.
+    tune_trials
+        Trials per model (an int for all, or per display name); default
+        :data:`reelrank.evaluate.tuning.TRIALS`.
+    tune_timeout
+        Seconds of tuning for the whole run, shared by the models still to tune (``None``:
+        no limit). Each model's default trial runs whatever is left.
 
     Returns
     -------
     EvaluationResult
+        ``info["provenance"]`` records the versions of reelrank and its key dependencies
+        and the git commit.
 
     Raises
     ------
     ConfigError
         Unknown protocol or model, or a dataset the protocol cannot use.
     """
+    from reelrank.provenance import provenance
+
     proto = get_protocol(protocol)
     ks = tuple(sorted(set(ks if ks is not None else DEFAULT_KS)))
     if any(k < 1 for k in ks):
@@ -547,35 +328,30 @@ def evaluate(
             names += [f"{base}@{kk}" for kk in ks]
     if proto.ranking_metrics:
         names += [f"{b}@{kk}" for b in _EXTRA_METRICS for kk in ks]
-    ranking_names = list(dict.fromkeys(names))
-    rating_names = list(proto.rating_metrics)
-    blocks: set[str] = set()
-    for display, base, fixed, inst in specs:
-        model = inst if inst is not None else get_model_class(base)(**fixed)  # type: ignore[arg-type]
-        blocks |= set(model.feature_blocks())
-        if tune and base is not None:  # grid points may need more blocks (content kind=embedding)
-            cls = get_model_class(base)
-            for point in grid_for(display, cls, fixed):
-                try:
-                    blocks |= set(cls(**{**fixed, **point}).feature_blocks())
-                except ReelrankError:
-                    continue
     ctx = _Context(
-        protocol=proto, ranking_names=ranking_names, rating_names=rating_names,
-        progress=progress, cache_dir=Path(cache_dir) if cache_dir else None, feature_blocks=blocks,
+        protocol=proto, ranking_names=list(dict.fromkeys(names)),
+        rating_names=list(proto.rating_metrics), progress=progress,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        feature_blocks=_feature_blocks(specs, tune),
     )  # fmt: skip
-    genre_vectors = _genre_vectors(dataset)
+    genres = genre_vectors(dataset)
     primary, lower = _primary(proto)
-
-    # per fold: full train (train + validation), target, and tuning parts
     folds = [_prepare_fold(proto, s) for s in splits]
 
     results: list[ModelResult] = []
+    t_tune_start = time.perf_counter()
+    n_tuned = sum(1 for _, base, _, _ in specs if base is not None)
     for display, base, fixed, inst in specs:
+        timeout = None
+        if tune and tune_timeout is not None and base is not None:
+            left = tune_timeout - (time.perf_counter() - t_tune_start)
+            timeout = max(0.0, left) / max(1, n_tuned)
+            n_tuned -= 1
+        trials = tune_trials.get(display) if isinstance(tune_trials, dict) else tune_trials
         results.append(
             _evaluate_one(
-                ctx, display, base, fixed, inst, folds, tune=tune, seed=seed,
-                primary=primary, lower=lower, genre_vectors=genre_vectors,
+                ctx, display, base, fixed, inst, folds, tune=tune, seed=seed, primary=primary,
+                lower=lower, genres=genres, n_trials=trials, timeout=timeout,
             )
         )  # fmt: skip
 
@@ -596,48 +372,40 @@ def evaluate(
         "n_candidates": (
             dataset.n_items if f0.target.candidates is None else len(f0.target.candidates)
         ),
+        "validation": {
+            "source": "split" if splits[0].validation is not None else "inner split of train",
+            "n_ratings": f0.tune_target.ratings_part.n_interactions,
+            "n_users": len(f0.tune_target.users),
+        },
         "dataset_summary": {
             k: v for k, v in dataset.summary().items() if isinstance(v, int | float | str)
         },
-        "histograms": _histograms(dataset),
+        "provenance": provenance(),
+        "histograms": data_histograms(dataset),
     }
     return EvaluationResult(protocol=proto.name, dataset=dataset.name, results=results, info=info)
 
 
-@dataclass
-class _Fold:
-    fit_train: Dataset  # train (+ validation when the split has one)
-    target: _Target  # test part
-    tune_train: Dataset
-    tune_target: _Target
-
-
-def _prepare_fold(proto: Protocol, s: Split) -> _Fold:
-    cold_test = s.params.get("cold_item_idx")
-    cold_val = s.params.get("val_item_idx")
-    if s.validation is not None:
-        tune_train = s.train
-        tune_part = s.validation
-        tune_fold_in = s.fold_in
-        extra = s.validation
-        if proto.mode == "fold-in" and s.fold_in is not None:
-            # validation users' fold-in ratings join the final training data too
-            val_users = np.asarray(s.params.get("val_user_idx", []), dtype=np.int64)
-            extra = _union(s.validation, _rows_of(s.fold_in, val_users))
-        fit_train = _union(s.train, extra)
-    else:
-        # no validation in the published split: hold out 10% of each user's train ratings
-        from reelrank.data.split import random_split
-
-        inner = random_split(s.train, test_ratio=0.1, stratify="user", seed=7)
-        tune_train, tune_part, tune_fold_in = inner.train, inner.test, None
-        fit_train = s.train
-        cold_val = cold_test
-    target = _make_target(proto, fit_train, s.test, fold_in=s.fold_in, cold_items=cold_test)
-    tune_target = _make_target(
-        proto, tune_train, tune_part, fold_in=tune_fold_in, cold_items=cold_val
-    )
-    return _Fold(fit_train=fit_train, target=target, tune_train=tune_train, tune_target=tune_target)
+def _feature_blocks(
+    specs: Sequence[tuple[str, str | None, dict[str, Any], Recommender | None]], tune: bool
+) -> set[str]:
+    """Item-feature blocks every model (and, when tuning, every categorical choice) needs."""
+    blocks: set[str] = set()
+    for display, base, fixed, inst in specs:
+        model = inst if inst is not None else get_model_class(base)(**fixed)  # type: ignore[arg-type]
+        blocks |= set(model.feature_blocks())
+        if tune and base is not None:  # trials may need more blocks (content kind=embedding)
+            cls = get_model_class(base)
+            space, _ = space_for(display, cls, fixed)
+            for key, spec in space.items():
+                if not isinstance(spec, Cat) or cls.name == "blend":
+                    continue
+                for choice in spec.choices:
+                    try:
+                        blocks |= set(cls(**{**fixed, key: choice}).feature_blocks())
+                    except ReelrankError:
+                        continue
+    return blocks
 
 
 def _evaluate_one(
@@ -652,13 +420,14 @@ def _evaluate_one(
     seed: int | None,
     primary: str,
     lower: bool,
-    genre_vectors: sp.csr_matrix,
+    genres: sp.csr_matrix,
+    n_trials: int | None,
+    timeout: float | None,
 ) -> ModelResult:
     result = ModelResult(model=display)
     names = ctx.ranking_names + ctx.rating_names
     try:
         params = dict(fixed)
-        tuning: TuningResult | None = None
         if base is not None:
             cls = get_model_class(base)
             params = _seeded(cls, params, seed)
@@ -668,41 +437,30 @@ def _evaluate_one(
                 )
                 return result
             if tune:
-                fold = folds[0]
-
-                def score(model: Recommender, train: Dataset, validation: Dataset) -> float:
-                    # ``validation`` is fold.tune_target.ratings_part: the tuner sees no test data
-                    values = _score_on(
-                        ctx, model, train, fold.tune_target, names=[primary],
-                        desc=f"{display} validation", genre_vectors=None,
-                    )  # fmt: skip
-                    return float(np.nanmean(values[primary])) if primary in values else math.nan
-
-                tuning = tune_model(
-                    display, {**params, "__model__": base}, fold.tune_train,
-                    fold.tune_target.ratings_part, score, metric=primary, lower_is_better=lower,
-                    fit=lambda m, d: _fit(ctx, m, d),
-                )  # fmt: skip
+                tuning = _tune(ctx, display, base, params, folds[0], primary, lower, seed,
+                               n_trials=n_trials, timeout=timeout)  # fmt: skip
                 params = tuning.best_params
                 result.tuning = tuning.to_dict()
         per_fold: list[dict[str, np.ndarray | float]] = []
         fit_s = eval_s = 0.0
+        model: Recommender | None = None
         for i, fold in enumerate(folds):
             model = inst if inst is not None else get_model_class(base)(**params)  # type: ignore[arg-type]
             t0 = time.perf_counter()
-            _fit(ctx, model, fold.fit_train)
+            model = _fit(ctx, model, fold.fit_train)
             t1 = time.perf_counter()
-            values = _score_on(
-                ctx, model, fold.fit_train, fold.target, names=names,
+            values = score_model(
+                model, ctx.protocol, fold.fit_train, fold.target, names, progress=ctx.progress,
                 desc=f"{display} test" + (f" fold {i + 1}" if len(folds) > 1 else ""),
-                genre_vectors=genre_vectors,
+                genres=genres,
             )  # fmt: skip
-            t2 = time.perf_counter()
             fit_s += t1 - t0
-            eval_s += t2 - t1
+            eval_s += time.perf_counter() - t1
             per_fold.append(values)
         if inst is not None:
             params = inst.config.to_dict()
+        info = getattr(model, "fit_info_", None)
+        result.fit_info = dict(info) if isinstance(info, dict) and info else None
         result.params = {k: v for k, v in params.items() if not k.startswith("__")}
         result.fit_seconds = fit_s
         result.eval_seconds = eval_s
@@ -717,6 +475,35 @@ def _evaluate_one(
     return result
 
 
+def _tune(
+    ctx: _Context,
+    display: str,
+    base: str,
+    params: dict[str, Any],
+    fold: _Fold,
+    primary: str,
+    lower: bool,
+    seed: int | None,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+) -> TuningResult:
+    """Optuna search on the fold's validation target (the tuner never sees test data)."""
+
+    def score(model: Recommender) -> float:
+        values = score_model(
+            model, ctx.protocol, fold.tune_train, fold.tune_target, [primary],
+            desc=f"{display} validation",
+        )  # fmt: skip
+        return float(np.nanmean(values[primary])) if primary in values else math.nan
+
+    return tune_model(
+        display, {**params, "__model__": base}, lambda m: _fit(ctx, m, fold.tune_train), score,
+        metric=primary, lower_is_better=lower, n_trials=n_trials, timeout=timeout,
+        seed=42 if seed is None else seed, progress=ctx.progress,
+    )  # fmt: skip
+
+
 def _aggregate_into(result: ModelResult, per_fold: list[dict[str, np.ndarray | float]]) -> None:
     for name in per_fold[0]:
         values = [f[name] for f in per_fold if name in f]
@@ -728,17 +515,3 @@ def _aggregate_into(result: ModelResult, per_fold: list[dict[str, np.ndarray | f
         result.metrics[name] = agg.mean
         result.metrics_sem[name] = agg.sem
         result.metrics_ci95[name] = [agg.ci95_low, agg.ci95_high]
-
-
-def _histograms(ds: Dataset) -> dict[str, Any]:
-    values, counts = np.unique(ds.ratings, return_counts=True)
-    per_movie = ds.item_counts()
-    rated = per_movie[per_movie > 0]
-    edges = np.unique(np.round(np.logspace(0, np.log10(max(2, rated.max() + 1)), 30)).astype(int))
-    hist, edges = np.histogram(rated, bins=edges)
-    return {
-        "rating_values": values.astype(float).tolist(),
-        "rating_counts": counts.astype(int).tolist(),
-        "ratings_per_movie_edges": edges.astype(int).tolist(),
-        "ratings_per_movie_counts": hist.astype(int).tolist(),
-    }
