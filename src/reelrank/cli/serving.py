@@ -299,21 +299,81 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory."),
-        host: str = typer.Option("127.0.0.1", "--host"),
-        port: int = typer.Option(8000, "--port"),
+        artifact: Path = typer.Argument(
+            ..., metavar="ARTIFACT", help="Artifact directory (reelrank train)."
+        ),
+        host: str = typer.Option(
+            "127.0.0.1",
+            "--host",
+            help="Address to listen on; a non-loopback address needs an API key.",
+        ),
+        port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
         db: str = typer.Option(
             "reelrank-users.db", "--db", help="User database: SQLAlchemy URL or SQLite path."
         ),
         ann_threshold: int = typer.Option(
             50_000, "--ann-threshold", help="Catalogue size from which HNSW top-k is used."
         ),
-        log_level: str = typer.Option("warning", "--log-level"),
+        api_key_file: Path | None = typer.Option(
+            None,
+            "--api-key-file",
+            metavar="FILE",
+            help="File holding the API key (default: the REELRANK_API_KEY environment "
+            "variable). With a key, writes and stored users' data need "
+            "'Authorization: Bearer KEY'.",
+        ),
+        log_level: str = typer.Option(
+            "warning",
+            "--log-level",
+            help="Server log level: critical, error, warning, info, debug or trace.",
+        ),
     ) -> None:
-        """Serve the HTTP API (OpenAPI docs at /docs).
+        """Serve the HTTP API (interactive docs at /docs and /redoc, offline).
 
-        Example: reelrank serve model/ --port 8000 --db sqlite:///users.db
+        With an API key (REELRANK_API_KEY or --api-key-file, at least 16 characters)
+        writes and stored users' data need 'Authorization: Bearer KEY'; without one the
+        server listens on loopback only and writes are open.
+
+        Example: REELRANK_API_KEY="$(cat api.key)" reelrank serve model/ --host 0.0.0.0
         """
+        import ipaddress
+
+        from reelrank.serving.api_security import MIN_API_KEY_LENGTH
+
+        levels = ("critical", "error", "warning", "info", "debug", "trace")
+        if log_level not in levels:
+            raise ConfigError(f"--log-level must be one of {', '.join(levels)}, not {log_level!r}")
+        if api_key_file is not None:
+            if not api_key_file.is_file():  # also refuses a FIFO, which would block
+                raise ConfigError(f"{api_key_file}: API key file not found (or not a file)")
+            try:
+                key: str | None = api_key_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"{api_key_file}: cannot read the API key ({e})") from None
+            origin = str(api_key_file)
+        else:
+            key = os.environ.get("REELRANK_API_KEY", "").strip()
+            origin = "REELRANK_API_KEY"
+        key = key or None
+        if api_key_file is not None and key is None:
+            raise ConfigError(f"{api_key_file}: the API key file is empty")
+        if key is not None and len(key) < MIN_API_KEY_LENGTH:
+            raise ConfigError(
+                f"the API key from {origin} has {len(key)} characters; use at least "
+                f"{MIN_API_KEY_LENGTH}, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe())'"
+            )
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if key is None and not loopback:
+            raise ConfigError(
+                f"--host {host} is not a loopback address and no API key is set: anyone "
+                "could write profiles. Set REELRANK_API_KEY or --api-key-file, or use "
+                "--host 127.0.0.1"
+            )
+
         import uvicorn
 
         from reelrank.serving.api import create_app
@@ -324,9 +384,20 @@ def register(app: typer.Typer) -> None:
         service = RecommenderService(
             load_artifact(artifact), UserStore(db), ann_threshold=ann_threshold
         )
-        uvicorn.run(
-            create_app(service), host=host, port=port, log_level=log_level, access_log=False
-        )
+        api = create_app(service, api_key=key)
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        if key is None:
+            logger.warning(
+                "no API key (REELRANK_API_KEY or --api-key-file): writes and stored users' "
+                "data are open to every local client; listening on loopback only"
+            )
+            auth = "open (no API key; loopback only)"
+        else:
+            auth = f"API key from {origin} (writes and stored users need a Bearer token)"
+        typer.echo(f"reelrank API on {url}", err=True)
+        typer.echo(f"API docs: {url}/docs (ReDoc: {url}/redoc)", err=True)
+        typer.echo(f"auth: {auth}", err=True)
+        uvicorn.run(api, host=host, port=port, log_level=log_level, access_log=False)
 
     @app.command("app")
     def app_cmd(

@@ -1,10 +1,24 @@
 """HTTP API (FastAPI) over a :class:`~reelrank.serving.service.RecommenderService`.
 
-``create_app(service)`` builds the application; there are no module-level globals and no
-environment lookups, so tests and the CLI pass whatever service they built. Errors answer
-with JSON: 404 for unknown users and movies, 422 for invalid input (with what is wrong),
-409 for ambiguous titles, 503 when the user database is not configured. OpenAPI docs are
-served at ``/docs``.
+``create_app(service, api_key=...)`` builds the application; there are no module-level
+globals and no environment lookups, so tests and the CLI pass whatever service and key they
+have. The rules every endpoint follows:
+
+- **Errors are JSON.** 401 without valid credentials, 404 for unknown users and movies,
+  409 for ambiguous titles (with the ``candidates``), 413 for a body over the size limit,
+  415 for a write that is not JSON, 422 for invalid input (with what is wrong, the input
+  cut short), 503 when the user database is not configured. An unexpected failure answers
+  a JSON 500 and is logged; bad input never causes one.
+- **Work per request is bounded.** Ids are 64-bit, ``n`` at most 100, at most 500 ratings
+  and 300-character titles per request, bodies at most 1 MiB (see
+  :mod:`~reelrank.serving.api_schemas` and :mod:`~reelrank.serving.limits`).
+- **No request blocks the server.** Endpoints that compute are plain ``def`` functions,
+  which FastAPI runs in its thread pool; the event loop only parses and answers, so
+  ``/health`` answers while the heaviest request runs.
+- **Writes and stored users' data need credentials when a key is configured** (see
+  :mod:`~reelrank.serving.api_security`).
+
+Interactive docs are served offline at ``/docs`` (Swagger UI) and ``/redoc``.
 """
 
 from __future__ import annotations
@@ -13,211 +27,95 @@ import dataclasses
 import logging
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi.security import HTTPAuthorizationCredentials
 
 from reelrank import __version__
 from reelrank.errors import ReelrankError, UnknownIdError
 from reelrank.models.base import FoldInNotSupported
-from reelrank.serving.service import AmbiguousTitleError, Recommendation, RecommenderService
+from reelrank.serving.api_docs import add_offline_docs
+from reelrank.serving.api_schemas import (
+    INT64_MAX,
+    MAX_GENRES,
+    MAX_N,
+    MAX_TITLE_CHARS,
+    ExplanationOut,
+    GenreName,
+    HealthOut,
+    MovieOut,
+    NewUser,
+    NewUserOut,
+    RatingIn,
+    RatingsRequest,
+    RecommendationsOut,
+    SearchHitOut,
+    StoredRatingOut,
+    StoredRatingsOut,
+    UserRatingsRequest,
+)
+from reelrank.serving.api_security import Guard, bearer_scheme, hash_token, new_user_token
+from reelrank.serving.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodySizeLimit,
+    StrictJSONRoute,
+    safe_errors,
+    safe_text,
+)
+from reelrank.serving.service import AmbiguousTitleError, RecommenderService
+from reelrank.serving.store import UserStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["create_app"]
-
-MAX_N = 100
+__all__ = ["MAX_N", "NoDatabaseError", "create_app"]
 
 # parameter types shared by several endpoints
 NQuery = Annotated[int, Query(ge=1, le=MAX_N, description="How many results (1..100).")]
-MoviePath = Annotated[int, Path(description="MovieLens movie id.")]
+UserPath = Annotated[
+    int, Path(ge=0, le=INT64_MAX, description="A training user id or a stored user's id.")
+]
+UserQuery = Annotated[
+    int, Query(ge=0, le=INT64_MAX, description="A training user id or a stored user's id.")
+]
+MoviePath = Annotated[int, Path(ge=0, le=INT64_MAX, description="MovieLens movie id.")]
+MovieQuery = Annotated[int, Query(ge=0, le=INT64_MAX, description="MovieLens movie id.")]
+YearQuery = Annotated[int | None, Query(ge=0, le=9999, description="Release year bound.")]
+GenresQuery = Annotated[
+    list[GenreName] | None,
+    Query(max_length=MAX_GENRES, description="Keep movies with any of these genres."),
+]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
 
 
-# ---------------------------------------------------------------------------- schemas
-class RatingIn(BaseModel):
-    """One rating: give either ``title`` or ``movie_id``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Annotated[str, Field(min_length=1, max_length=300)] | None = None
-    movie_id: int | None = None
-    rating: Annotated[float, Field(allow_inf_nan=False)]
-
-    @model_validator(mode="after")
-    def _one_key(self) -> RatingIn:
-        if (self.title is None) == (self.movie_id is None):
-            raise ValueError("give exactly one of 'title' or 'movie_id'")
-        return self
+class NoDatabaseError(ReelrankError):
+    """A user-profile endpoint was called on a server without a user database (503)."""
 
 
-class RatingsRequest(BaseModel):
-    """Body of ``POST /recommendations``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ratings: Annotated[list[RatingIn], Field(min_length=1, max_length=1000)]
-    n: Annotated[int, Field(ge=1, le=MAX_N)] = 10
-    exclude_seen: bool = True
-    genres: list[str] | None = None
-    year_min: int | None = None
-    year_max: int | None = None
+def _status_of(exc: ReelrankError) -> int:
+    """The HTTP status of a library error: what the client can fix is a 4xx."""
+    if isinstance(exc, UnknownIdError):
+        return 404
+    if isinstance(exc, AmbiguousTitleError):
+        return 409
+    if isinstance(exc, FoldInNotSupported):
+        return 501  # the served model cannot do this; no input would help
+    return 422
 
 
-class UserRatingsRequest(BaseModel):
-    """Body of ``POST /users/{user_id}/ratings``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ratings: Annotated[list[RatingIn], Field(min_length=1, max_length=1000)]
-
-
-class NewUser(BaseModel):
-    """Body of ``POST /users``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(max_length=200)] | None = None
+def _error_body(exc: ReelrankError) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": safe_text(str(exc), 2000)}
+    if isinstance(exc, AmbiguousTitleError):
+        body["query"] = safe_text(exc.query)
+        body["candidates"] = [_plain(c) for c in exc.candidates]
+    return body
 
 
-class MovieOut(BaseModel):
-    """A movie."""
-
-    movie_id: int
-    title: str
-    year: int | None
-    genres: list[str]
-    n_ratings: int = 0
-    mean_rating: float | None = None
-    top_tags: list[str] = []
-
-
-class RecommendationOut(BaseModel):
-    """A recommended movie."""
-
-    movie_id: int
-    title: str
-    year: int | None
-    genres: list[str]
-    score: float
-    reasons: list[str]
-
-
-class MatchedOut(BaseModel):
-    """An input and the movie it matched."""
-
-    input: str
-    movie_id: int
-    title: str
-    score: float
-
-
-class UnmatchedOut(BaseModel):
-    """An input that matched no movie, or several."""
-
-    input: str
-    reason: str
-    candidates: list[MovieOut] = []
-
-
-class RecommendationsOut(BaseModel):
-    """Recommendations (and, for ratings input, how the inputs were matched)."""
-
-    user_id: int | None = None
-    recommendations: list[RecommendationOut]
-    matched: list[MatchedOut] = []
-    unmatched: list[UnmatchedOut] = []
-
-
-class SearchHitOut(MovieOut):
-    """A search result with its title-match score (0..100)."""
-
-    score: float
-
-
-class SimilarOut(BaseModel):
-    """A similar movie."""
-
-    movie_id: int
-    title: str
-    year: int | None
-    genres: list[str]
-    score: float
-    collaborative: float | None
-    content: float | None
-
-
-class ContributorOut(BaseModel):
-    """A liked movie that contributed to an explanation."""
-
-    movie_id: int
-    title: str
-    rating: float
-    similarity: float
-
-
-class FeatureOut(BaseModel):
-    """A model feature and its contribution to the score."""
-
-    name: str
-    contribution: float
-
-
-class ExplanationOut(BaseModel):
-    """Why a movie suits a user."""
-
-    user_id: int
-    movie: MovieOut
-    score: float | None
-    rank: int | None
-    liked: list[ContributorOut]
-    shared_genres: list[str]
-    shared_tags: list[str]
-    features: list[FeatureOut]
-    reasons: list[str]
-
-
-class UserOut(BaseModel):
-    """A stored user."""
-
-    user_id: int
-    name: str | None
-    created: str
-
-
-class StoredRatingsOut(BaseModel):
-    """Result of storing ratings."""
-
-    user_id: int
-    stored: int
-    matched: list[MatchedOut]
-    unmatched: list[UnmatchedOut]
-
-
-class HealthOut(BaseModel):
-    """Liveness and what is served."""
-
-    status: str
-    version: str
-    model: str
-    n_movies: int
-    n_users: int
-    ann: bool
-    database: bool
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
-
-
-def _rec(r: Recommendation) -> dict[str, Any]:
-    return {
-        "movie_id": r.movie_id,
-        "title": r.title,
-        "year": r.year,
-        "genres": r.genres,
-        "score": r.score,
-        "reasons": r.reasons,
-    }
+def _plain(obj: Any) -> Any:
+    """A dataclass (or anything else JSON-ready) as plain JSON data."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return obj
 
 
 def _ratings_map(ratings: list[RatingIn]) -> dict[int | str, float]:
@@ -233,50 +131,86 @@ def _years(year_min: int | None, year_max: int | None) -> tuple[int | None, int 
 
 
 # ---------------------------------------------------------------------------- the app
-def create_app(service: RecommenderService) -> FastAPI:
+def create_app(
+    service: RecommenderService,
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
     """Build the FastAPI application serving ``service``.
 
     Parameters
     ----------
     service
         The recommender service (its artifact, title matcher and optional user store).
+    api_key
+        The server's API key (at least 16 characters). With a key, writes and reads of
+        stored users' data need ``Authorization: Bearer <key>`` (or the user's own token
+        from ``POST /users``); without one nothing is checked, so only serve such an app
+        on a loopback address (``reelrank serve`` enforces this). The library never reads
+        the key from the environment; the caller passes it.
+    max_body_bytes
+        Largest request body accepted (413 beyond).
 
     Returns
     -------
     fastapi.FastAPI
         The application; run it with uvicorn (``reelrank serve``) or test it with
         ``fastapi.testclient.TestClient``.
+
+    Raises
+    ------
+    ValueError
+        For an API key shorter than 16 characters or a negative body limit.
     """
+    guard = Guard(service, api_key)
     app = FastAPI(
         title="reelrank",
         version=__version__,
         description="Movie recommendations: known users, new users from a few ratings, "
-        "similar movies and explanations.",
+        "similar movies and explanations. Write endpoints take JSON only. "
+        + (
+            "Writes and stored users' data need `Authorization: Bearer <API key or user "
+            "token>` (the Authorize button)."
+            if guard.enabled
+            else "This server has no API key: writes are open (loopback only)."
+        ),
+        docs_url=None,
+        redoc_url=None,
     )
+    app.router.route_class = StrictJSONRoute
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.state.service = service
+    app.state.guard = guard
+    add_offline_docs(app)
 
-    @app.exception_handler(UnknownIdError)
-    async def _unknown(_: Request, exc: UnknownIdError) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
-
-    @app.exception_handler(AmbiguousTitleError)
-    async def _ambiguous(_: Request, exc: AmbiguousTitleError) -> JSONResponse:
-        return JSONResponse(
-            status_code=409, content={"detail": str(exc), "candidates": exc.candidates}
-        )
-
-    @app.exception_handler(FoldInNotSupported)
-    async def _unsupported(_: Request, exc: FoldInNotSupported) -> JSONResponse:
-        return JSONResponse(status_code=501, content={"detail": str(exc)})
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": safe_errors(exc.errors())})
 
     @app.exception_handler(ReelrankError)
-    async def _bad(_: Request, exc: ReelrankError) -> JSONResponse:
-        status = 503 if "no user database" in str(exc) else 422
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+    async def _library_error(_: Request, exc: ReelrankError) -> JSONResponse:
+        return JSONResponse(status_code=_status_of(exc), content=_error_body(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            status_code=500, content={"detail": "internal server error (logged on the server)"}
+        )
+
+    @app.exception_handler(NoDatabaseError)
+    async def _no_db(_: Request, exc: NoDatabaseError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    def store_required() -> UserStore:
+        if service.store is None:
+            raise NoDatabaseError("no user database configured (start with --db)")
+        return service.store
 
     @app.get("/health", response_model=HealthOut)
     async def health() -> dict[str, Any]:
-        """Liveness: the model and catalogue being served."""
+        """Liveness: the model and catalogue being served, and the authentication mode."""
         return {
             "status": "ok",
             "version": __version__,
@@ -285,31 +219,45 @@ def create_app(service: RecommenderService) -> FastAPI:
             "n_users": len(service.artifact.users),
             "ann": service.uses_ann,
             "database": service.store is not None,
+            "auth": guard.mode,
         }
 
     @app.get("/recommendations/{user_id}", response_model=RecommendationsOut)
-    async def recommend_user(
-        user_id: Annotated[int, Path(description="A training or database user id.")],
+    def recommend_user(
+        user_id: UserPath,
+        credentials: Credentials,
         n: NQuery = 10,
         exclude_seen: bool = True,
-        genres: Annotated[list[str] | None, Query()] = None,
-        year_min: int | None = None,
-        year_max: int | None = None,
+        genres: GenresQuery = None,
+        year_min: YearQuery = None,
+        year_max: YearQuery = None,
     ) -> JSONResponse:
-        """Top-n movies for a known user (training data or database)."""
-        recs = service.recommend(
-            user_id,
-            n,
-            exclude_seen=exclude_seen,
-            genres=genres,
-            years=_years(year_min, year_max),
+        """Top-n movies for a known user: a training user, or a stored user (folded in
+        from their stored ratings; with an API key, needs the key or the user's token).
+        A stored user without ratings gets the most popular movies (``"fallback":
+        "popular"``)."""
+        guard.require_reader(user_id, credentials)
+        result = service.recommend(
+            user_id, n, exclude_seen=exclude_seen, genres=genres, years=_years(year_min, year_max)
         )
-        # the hot path: build the JSON directly (same shape as RecommendationsOut)
-        return JSONResponse({"user_id": user_id, "recommendations": [_rec(r) for r in recs]})
+        # the hot path: JSON built directly (the shape of RecommendationsOut)
+        return JSONResponse(result.to_dict())
 
-    @app.post("/recommendations", response_model=RecommendationsOut)
-    async def recommend_ratings(body: RatingsRequest) -> dict[str, Any]:
-        """Recommendations for an anonymous user from a few ratings (titles or ids)."""
+    @app.post(
+        "/recommendations",
+        response_model=RecommendationsOut,
+        responses={409: {"description": "An ambiguous title; the candidates are listed."}},
+    )
+    def recommend_ratings(body: RatingsRequest) -> JSONResponse:
+        """Recommendations for an anonymous user from a few ratings (titles or ids).
+
+        Each title is matched with the fuzzy title matcher; ``matched`` says how each input
+        was understood, ``unmatched`` lists unknown titles and ids (with the closest
+        titles). A title that matches several movies equally well answers 409 with the
+        ``candidates``: nothing is guessed (add the year, e.g. "Heat (1995)", or give the
+        ``movie_id``). When no input matched (only unknown titles or ids), the most popular
+        movies are returned, flagged ``"fallback": "popular"``. Nothing is stored.
+        """
         result = service.recommend_for_ratings(
             _ratings_map(body.ratings),
             body.n,
@@ -317,52 +265,90 @@ def create_app(service: RecommenderService) -> FastAPI:
             genres=body.genres,
             years=_years(body.year_min, body.year_max),
         )
-        return _as_dict(result)
+        return JSONResponse(result.to_dict())
 
     @app.get("/movies/search", response_model=list[SearchHitOut])
-    async def search(
-        q: Annotated[str, Query(min_length=1, max_length=300, description="Title text.")],
+    def search(
+        q: Annotated[
+            str, Query(min_length=1, max_length=MAX_TITLE_CHARS, description="Title text.")
+        ],
         limit: NQuery = 10,
     ) -> list[dict[str, Any]]:
         """Movies whose titles best match ``q`` (fuzzy)."""
-        return [{**_as_dict(m), "score": s} for m, s in service.search(q, limit)]
+        return [{**_plain(m), "score": s} for m, s in service.search(q, limit)]
 
     @app.get("/movies/{movie_id}", response_model=MovieOut)
-    async def movie(movie_id: MoviePath) -> dict[str, Any]:
+    def movie(movie_id: MoviePath) -> dict[str, Any]:
         """One movie's details."""
-        return _as_dict(service.movie(movie_id))
+        return _plain(service.movie(movie_id))
 
-    @app.get("/movies/{movie_id}/similar", response_model=list[SimilarOut])
-    async def similar(
+    @app.get("/movies/{movie_id}/similar", response_model=RecommendationsOut)
+    def similar(
         movie_id: MoviePath,
         n: NQuery = 10,
-        weight: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
-    ) -> list[dict[str, Any]]:
-        """Similar movies: collaborative and content similarity blended with ``weight``."""
-        return [_as_dict(s) for s in service.similar(movie_id, n, weight)]
+        weight: Annotated[
+            float | None,
+            Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Collaborative weight."),
+        ] = None,
+    ) -> JSONResponse:
+        """Similar movies: collaborative and content similarity blended with ``weight``
+        (items carry ``collaborative`` and ``content`` parts)."""
+        return JSONResponse(service.similar(movie_id, n, weight).to_dict())
 
     @app.get("/explain", response_model=ExplanationOut)
-    async def explain(user_id: int, movie_id: int) -> dict[str, Any]:
-        """Why a movie suits a user: liked movies, shared genres and tags, features."""
+    def explain(user_id: UserQuery, movie_id: MovieQuery, credentials: Credentials) -> Any:
+        """Why a movie suits a user: liked movies, shared genres and tags, features (for
+        a stored user with an API key: needs the key or the user's token)."""
+        guard.require_reader(user_id, credentials)
         e = service.explain(user_id, movie_id)
-        out = _as_dict(e)
+        out = _plain(e)
         out["features"] = [{"name": k, "contribution": v} for k, v in e.features]
         return out
 
-    @app.post("/users", response_model=UserOut, status_code=201)
-    def create_user(body: NewUser | None = None) -> dict[str, Any]:
-        """Create a user profile in the database."""
-        return _as_dict(service.create_user(body.name if body else None))
+    @app.post(
+        "/users",
+        response_model=NewUserOut,
+        status_code=201,
+        dependencies=[Depends(store_required)],
+    )
+    def create_user(body: NewUser, credentials: Credentials) -> dict[str, Any]:
+        """Create a user profile in the database (JSON body, ``{}`` for no name).
 
-    @app.post("/users/{user_id}/ratings", response_model=StoredRatingsOut)
-    def add_ratings(user_id: int, body: UserRatingsRequest) -> dict[str, Any]:
-        """Store (insert or update) a database user's ratings."""
+        The answer carries the user's ``token``, shown only this once (the database keeps
+        its hash): with an API key configured it authorises this user's own reads and
+        writes. Creating users needs the API key.
+        """
+        guard.require_key(credentials)
+        user = service.create_user(body.name)
+        token = new_user_token()
+        store_required().set_token_hash(user.user_id, hash_token(token))
+        return {**_plain(user), "token": token}
+
+    @app.post(
+        "/users/{user_id}/ratings",
+        response_model=StoredRatingsOut,
+        dependencies=[Depends(store_required)],
+    )
+    def add_ratings(
+        user_id: UserPath, body: UserRatingsRequest, credentials: Credentials
+    ) -> dict[str, Any]:
+        """Store (insert or update) a stored user's ratings (needs the API key or the
+        user's token when a key is configured)."""
+        guard.require_user(user_id, credentials)
         stored, matched, unmatched = service.add_ratings(user_id, _ratings_map(body.ratings))
         return {
             "user_id": user_id,
             "stored": stored,
-            "matched": [_as_dict(m) for m in matched],
-            "unmatched": [_as_dict(u) for u in unmatched],
+            "matched": [_plain(m) for m in matched],
+            "unmatched": [_plain(u) for u in unmatched],
         }
+
+    @app.get("/users/{user_id}/ratings", response_model=list[StoredRatingOut])
+    def user_ratings(user_id: UserPath, credentials: Credentials) -> list[dict[str, Any]]:
+        """A user's ratings, highest first (a stored user's need the key or their token)."""
+        guard.require_reader(user_id, credentials)
+        return [
+            {"movie": _plain(m), "rating": rating} for m, rating in service.user_ratings(user_id)
+        ]
 
     return app

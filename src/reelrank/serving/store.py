@@ -2,12 +2,15 @@
 
 A SQLite file is the default (WAL journal, a busy timeout, foreign keys on), so several
 processes can write at once without losing a rating; any SQLAlchemy URL (PostgreSQL...) works
-by configuration. Two tables::
+by configuration. Three tables::
 
-    users   (id PK, name, created)
-    ratings (user_id FK -> users.id, movie_id, rating, timestamp; UNIQUE (user_id, movie_id))
+    users       (id PK, name, created)
+    ratings     (user_id FK -> users.id, movie_id, rating, timestamp; UNIQUE (user_id, movie_id))
+    user_tokens (user_id PK, FK -> users.id, token_hash, created)
 
-Rating a movie twice keeps the latest rating (an upsert).
+Rating a movie twice keeps the latest rating (an upsert). ``user_tokens`` holds only a hash
+of each user's API token (the HTTP API issues the token once, see
+:mod:`reelrank.serving.api_security`); a database from before it gains the table on open.
 """
 
 from __future__ import annotations
@@ -72,6 +75,14 @@ ratings_table = Table(
     UniqueConstraint("user_id", "movie_id", name="uq_user_movie"),
 )
 
+user_tokens_table = Table(
+    "user_tokens",
+    _metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_hash", String(128), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class StoredUser:
@@ -80,6 +91,14 @@ class StoredUser:
     user_id: int
     name: str | None
     created: str
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _fits_int64(value: int) -> bool:
+    """Whether an id fits the database's 64-bit integer columns."""
+    return _INT64_MIN <= int(value) <= _INT64_MAX
 
 
 def sqlite_url(path: str | os.PathLike[str]) -> str:
@@ -171,6 +190,8 @@ class UserStore:
 
     def get_user(self, user_id: int) -> StoredUser | None:
         """The user with this id, or None."""
+        if not _fits_int64(user_id):
+            return None
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(users_table).where(users_table.c.id == int(user_id))
@@ -185,6 +206,46 @@ class UserStore:
             if hasattr(created, "isoformat")
             else str(created),
         )
+
+    def set_token_hash(self, user_id: int, token_hash: str) -> None:
+        """Store (or replace) the hash of a user's API token.
+
+        Raises
+        ------
+        UnknownIdError
+            If the user does not exist.
+        ConfigError
+            If ``token_hash`` is empty or longer than 128 characters.
+        """
+        if not token_hash or len(token_hash) > 128:
+            raise ConfigError("token hash must be 1..128 characters")
+        if not _fits_int64(user_id):
+            raise UnknownIdError(f"unknown user id: {user_id}")
+        row = {
+            "user_id": int(user_id),
+            "token_hash": str(token_hash),
+            "created": dt.datetime.now(dt.UTC),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    user_tokens_table.delete().where(user_tokens_table.c.user_id == int(user_id))
+                )
+                conn.execute(insert(user_tokens_table), row)
+        except IntegrityError as e:
+            raise UnknownIdError(f"unknown user id: {user_id}") from e
+
+    def token_hash(self, user_id: int) -> str | None:
+        """The stored hash of a user's API token, or None (no such user, or no token)."""
+        if not _fits_int64(user_id):
+            return None
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(user_tokens_table.c.token_hash).where(
+                    user_tokens_table.c.user_id == int(user_id)
+                )
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
 
     def has_user(self, user_id: int) -> bool:
         """Whether a user with this id exists."""
@@ -225,6 +286,8 @@ class UserStore:
         for r in ratings:
             movie_id, rating = int(r[0]), float(r[1])
             ts = int(r[2]) if len(r) > 2 else now  # type: ignore[misc]
+            if not (_fits_int64(movie_id) and _fits_int64(ts)):
+                raise ConfigError(f"movie id {movie_id} or timestamp {ts} is out of range")
             if not math.isfinite(rating):
                 raise ConfigError(f"rating for movie {movie_id} is not a finite number")
             rows[movie_id] = {
@@ -235,6 +298,8 @@ class UserStore:
             }
         if not rows:
             return 0
+        if not _fits_int64(user_id):
+            raise UnknownIdError(f"unknown user id: {user_id}")
         values = list(rows.values())
         try:
             with self.engine.begin() as conn:
@@ -259,12 +324,20 @@ class UserStore:
 
     def ratings(self, user_id: int) -> pd.DataFrame:
         """A user's ratings: columns ``movie_id``, ``rating``, ``timestamp`` (by movie id)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ratings_table.c.movie_id, ratings_table.c.rating, ratings_table.c.timestamp)
-                .where(ratings_table.c.user_id == int(user_id))
-                .order_by(ratings_table.c.movie_id)
-            ).all()
+        rows: list[Any] = []
+        if _fits_int64(user_id):  # else no such user: an empty frame
+            with self.engine.connect() as conn:
+                rows = list(
+                    conn.execute(
+                        select(
+                            ratings_table.c.movie_id,
+                            ratings_table.c.rating,
+                            ratings_table.c.timestamp,
+                        )
+                        .where(ratings_table.c.user_id == int(user_id))
+                        .order_by(ratings_table.c.movie_id)
+                    ).all()
+                )
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
         return pd.DataFrame(
             {
