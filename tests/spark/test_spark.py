@@ -14,12 +14,8 @@ from reelrank.data.dataset import Dataset
 from reelrank.data.split import temporal_split
 from reelrank.evaluate.metrics import ndcg_at_k
 from reelrank.models import create_model, load_model
-from reelrank.spark import (
-    _spark_ratings,
-    recommend_all_spark,
-    train_als_spark,
-    write_ratings_parquet,
-)
+from reelrank.spark import recommend_all_spark, train_als_spark, write_ratings_parquet
+from reelrank.spark.als import _spark_ratings
 
 pytestmark = pytest.mark.spark
 

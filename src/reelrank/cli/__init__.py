@@ -1,18 +1,31 @@
 """The ``reelrank`` command line: thin wrappers over the library.
 
 Sub-command groups live in their own modules (``cli/data.py``, ``cli/features.py``...) and
-are attached here. User errors (:class:`~reelrank.errors.ReelrankError`) print one line on
-stderr and exit with status 2; ``-v`` turns on debug logging.
+are attached here. Exit statuses:
+
+* 0: success; also ``reelrank`` or a group such as ``reelrank data`` without a sub-command,
+  which print their help;
+* 2: a user error: a usage error (unknown command or option, a bad or missing value) or a
+  :class:`~reelrank.errors.ReelrankError` (bad data, unknown model, missing file). One line
+  on stderr, never a traceback (``-v`` turns on debug logging);
+* 130: interrupted.
+
+The heavy libraries are imported inside the commands, so ``reelrank --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from importlib import import_module
+from typing import Any
 
-import click
 import typer
+
+# typer >= 0.29 vendors its own click and raises that copy's exceptions (which are not
+# subclasses of the ``click`` package's), so they are imported from where typer gets them
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from reelrank import __version__
 from reelrank.errors import ReelrankError
@@ -68,17 +81,106 @@ def _attach() -> None:
 _attach()
 
 
+#: typer's type labels (``<int>``) -> the metavars shown in help (``INTEGER``)
+_METAVARS = {
+    "int": "INTEGER",
+    "int range": "INTEGER",
+    "float": "FLOAT",
+    "float range": "FLOAT",
+    "str": "TEXT",
+    "list[str]": "TEXT",
+    "list[int]": "INTEGER",
+    "path": "PATH",
+    "file": "FILE",
+    "directory": "DIR",
+    "bool": "",
+}
+
+
+def _reflow(text: str) -> str:
+    """Join the lines of each prose paragraph; indented blocks and lists stay as written."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = para.splitlines()
+        keep = para.startswith("\b") or any(
+            line[:1].isspace() or line.lstrip().startswith(("- ", "* ")) for line in lines
+        )
+        out.append(para if keep else " ".join(para.split()))
+    return "\n\n".join(out)
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _polish(command: Any) -> Any:
+    """Help that reads like a Unix tool's, applied to the whole command tree.
+
+    Flags show no ``<bool>`` placeholder, arguments are named in capitals (``ARTIFACT``),
+    option values by kind (``INTEGER``, ``PATH``), and square brackets in help texts
+    (``pip install 'reelrank[spark]'``) are escaped so that rich markup does not eat them.
+    """
+    from rich.markup import escape
+
+    rich_markup = getattr(command, "rich_markup_mode", None) == "rich"
+    if command.help:  # rich mode keeps a docstring's line breaks: reflow its paragraphs
+        command.help = _reflow(command.help)
+    if rich_markup:
+        command.help = escape(command.help) if command.help else command.help
+        command.epilog = escape(command.epilog) if command.epilog else command.epilog
+    ctx = command.context_class(command, info_name=command.name)
+    for param in command.get_params(ctx):
+        if rich_markup and getattr(param, "help", None):
+            param.help = escape(param.help)
+        if param.metavar is not None:
+            continue
+        if param.param_type_name == "argument":
+            param.metavar = param.name.upper()
+            param.display_type_rich = _no_type  # the capitalised name says enough
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        elif hasattr(param, "display_type"):
+            label = param.display_type(ctx).strip("<>")
+            param.metavar = _METAVARS.get(label, label.upper() if "|" not in label else label)
+    for sub in getattr(command, "commands", {}).values():
+        _polish(sub)
+    return command
+
+
+def cli_command() -> Any:
+    """The click command tree of :data:`app`, with the polished help (see :func:`_polish`)."""
+    return _polish(typer.main.get_command(app))
+
+
+def _usage_line(e: UsageError) -> str:
+    """One line for a usage error: the message and where to find the command's help."""
+    message = " ".join(e.format_message().split())
+    ctx = e.ctx
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        return f"error: {message} (try '{ctx.command_path} --help')"
+    return f"error: {message}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``reelrank`` console script."""
+    """Entry point of the ``reelrank`` console script; returns the exit status."""
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
+        cli_command().main(args=argv, prog_name="reelrank", standalone_mode=False)
+    except typer.Exit as e:
         return int(e.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as e:
-        e.show()
+    except NoArgsIsHelpError as e:  # ``reelrank`` / ``reelrank data``: the help, status 0
+        help_text = e.format_message()
+        if help_text.strip():  # rich help is printed while it is built; plain help is not
+            typer.echo(help_text)
+        return 0
+    except UsageError as e:
+        typer.echo(_usage_line(e), err=True)
+        return 2
+    except ClickException as e:
+        typer.echo(f"error: {' '.join(e.format_message().split())}", err=True)
         return 2
     except ReelrankError as e:
         typer.echo(f"error: {e}", err=True)

@@ -40,3 +40,25 @@ def print_json(obj: Any) -> None:
     """Print one JSON object on stdout (numpy values converted)."""
     sys.stdout.write(json.dumps(obj, default=_default, indent=2) + "\n")
     sys.stdout.flush()
+
+
+class StageLog:
+    """Named stage lines on stderr (``  3.2 s  fitting ease (2/3)``), silent when quiet.
+
+    Long commands name each stage as it starts, so a user always knows what is running;
+    ``--json`` runs pass ``quiet=True`` and keep stderr clean. An instance is a
+    ``Callable[[str], None]``, the shape of the library's ``on_stage`` callbacks.
+    """
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        import time
+
+        self.quiet = quiet
+        self._clock = time.perf_counter
+        self._start = self._clock()
+
+    def __call__(self, message: str) -> None:
+        if self.quiet:
+            return
+        elapsed = self._clock() - self._start
+        err_console.print(f"[dim]{elapsed:6.1f} s[/dim]  {message}", highlight=False)
