@@ -95,6 +95,9 @@ def add_split_command(data_app: typer.Typer) -> None:
             None, "--fold-in-ratio", help="cold-users: fraction of a profile folded in."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        force: bool = typer.Option(
+            False, "--force", help="Replace --out even when it is not a reelrank split."
+        ),
     ) -> None:
         """Split a dataset into train / validation / test (/ fold-in) Parquet files.
 
@@ -116,7 +119,13 @@ def add_split_command(data_app: typer.Typer) -> None:
             "user_ratio": user_ratio,
             "fold_in_ratio": fold_in_ratio,
         }
-        result = run_split(source, method, out, {k_: v for k_, v in given.items() if v is not None})
+        from reelrank._fs import allow_replace, check_output_dir
+
+        check_output_dir(out, None, force=force)  # refuse a foreign folder before the work
+        with allow_replace(force):
+            result = run_split(
+                source, method, out, {k_: v for k_, v in given.items() if v is not None}
+            )
         if as_json:
             print_json(result)
             return

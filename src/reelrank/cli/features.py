@@ -143,6 +143,9 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path = typer.Option(..., "--out", help="Output directory."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        force: bool = typer.Option(
+            False, "--force", help="Replace --out even when it is not a features folder."
+        ),
     ) -> None:
         """Build item features and write them to DIR (features.npz, features.json,
         neighbours.parquet).
@@ -153,6 +156,9 @@ def register(app: typer.Typer) -> None:
 
         if split not in ("none", "temporal"):
             raise ConfigError(f"--split must be 'temporal' or 'none', not {split!r}")
+        from reelrank._fs import allow_replace, check_output_dir
+
+        check_output_dir(out, "features", force=force)  # before the work, not after
         start = time.perf_counter()
         ds = _load_dataset(source)
         train = ds
@@ -168,7 +174,8 @@ def register(app: typer.Typer) -> None:
         features = build_item_features(
             train, blocks=blocks, cache_dir=_cache_dir(), progress=not as_json
         )
-        features.save(out)
+        with allow_replace(force):
+            features.save(out)
         n_pairs = _write_neighbours(features, ds.items, out, neighbours) if neighbours else 0
         summary = _summary(features, time.perf_counter() - start, out)
         summary["split"] = split

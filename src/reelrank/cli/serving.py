@@ -53,11 +53,13 @@ def train_artifact(
     progress: bool = False,
     engine: str = "local",
     master: str = "local[*]",
+    force: bool = False,
 ) -> dict[str, Any]:
     """Fit a registered model (on all data, or a temporal split's train part) and save it.
 
     ``engine="spark"`` trains ``als`` on Apache Spark at ``master`` (see
-    :mod:`reelrank.spark`); the artifact is the same.
+    :mod:`reelrank.spark`); the artifact is the same. ``out`` is checked first: an existing
+    folder that is not an artifact is refused unless ``force``.
 
     Returns
     -------
@@ -71,6 +73,9 @@ def train_artifact(
 
     if split not in ("none", "temporal"):
         raise ConfigError(f"--split must be 'none' or 'temporal', got {split!r}")
+    from reelrank._fs import check_output_dir
+
+    check_output_dir(out, "artifact", force=force)  # before the work, not after
     if engine not in ("local", "spark"):
         raise ConfigError(f"--engine must be 'local' or 'spark', got {engine!r}")
     if engine == "spark" and model_name != "als":
@@ -97,7 +102,7 @@ def train_artifact(
         model.fit(train, features)
     seconds["fit"] = time.perf_counter() - t
     t = time.perf_counter()
-    save_artifact(out, model, train, features)
+    save_artifact(out, model, train, features, force=force)
     seconds["save"] = time.perf_counter() - t
     return {
         "model": model_name,
@@ -179,6 +184,9 @@ def register(app: typer.Typer) -> None:
         master: str = typer.Option(
             "local[*]", "--master", help="Spark master URL with --engine spark."
         ),
+        force: bool = typer.Option(
+            False, "--force", help="Replace --out even when it is not a reelrank artifact."
+        ),
     ) -> None:
         """Train a model and write a servable artifact directory.
 
@@ -193,6 +201,7 @@ def register(app: typer.Typer) -> None:
             progress=not as_json,
             engine=engine,
             master=master,
+            force=force,
         )
         if as_json:
             print_json(summary)
