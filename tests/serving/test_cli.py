@@ -37,29 +37,78 @@ def test_train_temporal_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert summary["split"] == "temporal" and summary["n_ratings"] < 100836
 
 
+ITEM_KEYS = {"movie_id", "title", "year", "genres", "score", "reasons"}
+SHAPE_KEYS = {"query", "matched", "unmatched", "fallback", "items"}
+
+
 def test_recommend_user_json(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", str(trained), "--user", "1", "-n", "4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["user_id"] == 1 and len(out["recommendations"]) == 4
+    assert set(out) == SHAPE_KEYS
+    assert out["query"]["user_id"] == 1 and out["query"]["n"] == 4
+    assert out["fallback"] is None and out["matched"] == [] and len(out["items"]) == 4
+    assert all(set(item) == ITEM_KEYS for item in out["items"])  # als: no display scores
 
 
 def test_recommend_rated(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["recommend", str(trained), "--rated", "Toy Story=5", "--rated", "Heat (1995)=4"]
     assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert set(out) == SHAPE_KEYS and out["fallback"] is None
     assert [m["movie_id"] for m in out["matched"]] == [1, 6]
-    assert len(out["recommendations"]) == 10
+    assert [m["how"] for m in out["matched"]] == ["exact title", "exact title; year 1995"]
+    assert out["query"]["ratings"] == [
+        {"input": "Toy Story", "rating": 5.0},
+        {"input": "Heat (1995)", "rating": 4.0},
+    ]
+    assert len(out["items"]) == 10 and all(set(i) == ITEM_KEYS for i in out["items"])
     assert main(args) == 0
     assert "Toy Story (1995)" in capsys.readouterr().out
 
 
+def test_fuzzy_matches_say_what_they_did(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["recommend", str(trained), "--rated", "toy stroy=5", "--rated", "The Matrix=4"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "'toy stroy' -> Toy Story (1995) (close spelling (score 89))" in out
+    assert "'The Matrix' -> Matrix, The (1999) (same title ignoring case" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recommend", "{art}", "--rated", "Heat=4"],
+        ["explain", "{art}", "--user", "1", "--movie", "Heat"],
+        ["similar", "{art}", "Heat"],
+    ],
+)
+def test_ambiguous_title_names_the_candidates_everywhere(
+    trained: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    argv = [a.format(art=trained) for a in args]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "matches 2 movies" in err, err
+    assert "Heat (1995)" in err and "Heat, The (2013)" in err
+    assert captured.out == ""  # nothing was guessed
+    assert main([*argv, "--json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"] == "ambiguous title" and out["query"] == "Heat"
+    assert [c["movie_id"] for c in out["candidates"]] == [6, 103372]
+
+
 def test_similar_and_explain(trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["similar", str(trained), "Toy Story", "-n", "5", "--json"]) == 0
-    sims = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == SHAPE_KEYS and out["query"]["movie"] == "Toy Story"
+    assert out["matched"][0]["movie_id"] == 1
+    sims = out["items"]
     assert len(sims) == 5 and 1 not in {s["movie_id"] for s in sims}
-    assert main(["similar", str(trained), "Star Wars", "-n", "3"]) == 0
-    captured = capsys.readouterr()
-    assert "ambiguous" in captured.err and "Star Wars" in captured.out
+    assert ITEM_KEYS | {"collaborative", "content"} == set(sims[0])
+    assert main(["similar", str(trained), "Star Wars", "-n", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "Star Wars: Episode IV - A New Hope (1977)" in err and "Episode V" in err
     assert main(["explain", str(trained), "--user", "1", "--movie", "Die Hard"]) == 0
     assert "Die Hard (1988)" in capsys.readouterr().out
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from reelrank.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["parse_rated", "register", "train_artifact"]
+__all__ = ["parse_rated", "register", "run_child", "train_artifact"]
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:
@@ -144,23 +147,111 @@ def _service(artifact_dir: Path, db: str | None = None) -> Any:
     return RecommenderService(load_artifact(artifact_dir), store)
 
 
-def _print_recs(recs: list[Any], title: str) -> None:
+def _print_recs(recs: Any, title: str) -> None:
+    """A table of recommendations (``raw_score`` column when the model has display scores)."""
     from rich.table import Table
 
+    items = list(recs)
+    with_raw = any(getattr(r, "raw_score", None) is not None for r in items)
     table = Table(title=title)
-    for col in ("#", "movie_id", "title", "year", "genres", "score", "why"):
+    cols = ["#", "movie_id", "title", "year", "genres", "score"]
+    for col in [*cols, "raw score"] if with_raw else cols:
         table.add_column(col)
-    for k, r in enumerate(recs, 1):
-        table.add_row(
+    table.add_column("why")
+    for k, r in enumerate(items, 1):
+        cells = [
             str(k),
             str(r.movie_id),
             r.title,
             "" if r.year is None else str(r.year),
             ", ".join(r.genres),
             f"{r.score:.3f}",
-            "; ".join(r.reasons),
-        )
+        ]
+        if with_raw:
+            cells.append("" if r.raw_score is None else f"{r.raw_score:.3f}")
+        table.add_row(*cells, "; ".join(r.reasons))
     console.print(table)
+
+
+def _print_inputs(result: Any) -> None:
+    """How each input matched (and the popularity fallback flag), before the list."""
+    for m in result.matched:
+        if m.how != "movie id":
+            console.print(f"matched {m.input!r} -> {m.title} ({m.how})", highlight=False)
+    for u in result.unmatched:
+        near = "; ".join(f"{c.title} ({c.year})" for c in u.candidates[:3])
+        hint = f" (closest: {near})" if near else ""
+        console.print(f"[yellow]not used[/] {u.input!r}: {u.reason}{hint}", highlight=False)
+    if result.fallback == "popular":
+        console.print("[yellow]fallback:[/] no usable rating; showing the most popular movies")
+
+
+def _no_match_error(result: Any) -> ConfigError:
+    parts = []
+    for u in result.unmatched:
+        near = "; ".join(f"{c.title} ({c.year})" for c in u.candidates[:3])
+        parts.append(f"{u.input!r} ({u.reason}{f'; closest: {near}' if near else ''})")
+    return ConfigError("no rated title matched a movie: " + ", ".join(parts))
+
+
+@contextmanager
+def _json_errors(as_json: bool) -> Iterator[None]:
+    """Under ``--json``, also print a user error as JSON on stdout (then exit 2 as usual).
+
+    An ambiguous title gives ``{"error": "ambiguous title", "query": ..., "candidates":
+    [{"movie_id", "title", "year"}, ...]}``, so scripts can pick a candidate.
+    """
+    from reelrank.errors import AmbiguousTitleError, ReelrankError
+
+    try:
+        yield
+    except AmbiguousTitleError as e:
+        if as_json:
+            print_json({"error": "ambiguous title", "query": e.query, "candidates": e.candidates})
+        raise
+    except ReelrankError as e:
+        if as_json:
+            print_json({"error": str(e)})
+        raise
+
+
+def run_child(cmd: list[str], *, grace_s: float = 10.0) -> int:
+    """Run ``cmd`` in its own process group until it exits or we are told to stop.
+
+    SIGTERM, SIGINT and SIGHUP sent to this process are passed on to the child's whole
+    process group (Streamlit and anything it started), which gets ``grace_s`` seconds to
+    exit before SIGKILL. Without this, killing ``reelrank app`` left Streamlit serving.
+
+    Returns
+    -------
+    int
+        The child's exit status, or ``128 + signal`` when a signal stopped it.
+    """
+    proc = subprocess.Popen(cmd, env={**os.environ}, start_new_session=True)
+    received: list[int] = []
+
+    def _forward(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, _forward) for s in handled}
+    try:
+        while True:
+            try:
+                code = proc.wait(timeout=grace_s if received else None)
+                break
+            except subprocess.TimeoutExpired:  # did not stop within the grace period
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if proc.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return 128 + received[0] if received else int(code)
 
 
 def register(app: typer.Typer) -> None:
@@ -169,23 +260,40 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         source: str | None = source_argument(),
-        model: str = typer.Option(..., "--model", "-m", help="Registered model name."),
-        out: Path = typer.Option(..., "--out", "-o", help="Artifact directory to write."),
-        config: Path | None = typer.Option(None, "--config", help="TOML file of model params."),
-        split: str = typer.Option(
-            "none", "--split", help="'none' (all data) or 'temporal' (train part only)."
+        model: str = typer.Option(
+            ...,
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Registered model name (see `reelrank models`), e.g. als or hybrid.",
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", metavar="DIR", help="Artifact directory to write."
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", metavar="FILE", help="TOML file of model parameters."
+        ),
+        split: str = typer.Option(
+            "none",
+            "--split",
+            metavar="SPLIT",
+            help="'none' (all data) or 'temporal' (the train part of an 80/20 split only).",
+        ),
+        as_json: bool = typer.Option(False, "--json", metavar="", help="Print a JSON summary."),
         engine: str = typer.Option(
             "local",
             "--engine",
+            metavar="ENGINE",
             help="'local', or 'spark' (model als only; pip install 'reelrank[spark]').",
         ),
         master: str = typer.Option(
-            "local[*]", "--master", help="Spark master URL with --engine spark."
+            "local[*]", "--master", metavar="URL", help="Spark master URL with --engine spark."
         ),
         force: bool = typer.Option(
-            False, "--force", help="Replace --out even when it is not a reelrank artifact."
+            False,
+            "--force",
+            metavar="",
+            help="Replace --out even when it is not a reelrank artifact.",
         ),
     ) -> None:
         """Train a model and write a servable artifact directory.
@@ -213,14 +321,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("recommend")
     def recommend_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory (reelrank train)."),
-        user: int | None = typer.Option(None, "--user", "-u", help="A known user id."),
-        rated: list[str] = typer.Option(
-            [], "--rated", "-r", help="'TITLE=RATING' or 'MOVIE_ID=RATING' (repeatable)."
+        artifact: Path = typer.Argument(
+            ..., metavar="ARTIFACT", help="Artifact directory written by `reelrank train`."
         ),
-        n: int = typer.Option(10, "-n", help="How many recommendations."),
-        db: str | None = typer.Option(None, "--db", help="User database URL or SQLite path."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        user: int | None = typer.Option(
+            None, "--user", "-u", metavar="USER_ID", help="A user id of the training data."
+        ),
+        rated: list[str] = typer.Option(
+            [],
+            "--rated",
+            "-r",
+            metavar="TITLE=RATING",
+            help="A movie you rated, as 'TITLE=RATING' or 'MOVIE_ID=RATING' (repeatable; "
+            "the rating on the data's own scale, e.g. 0.5..5).",
+        ),
+        n: int = typer.Option(10, "-n", metavar="N", help="How many recommendations."),
+        db: str | None = typer.Option(
+            None, "--db", metavar="URL", help="User database (SQLAlchemy URL or SQLite path)."
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", metavar="", help="Print JSON (query, matched, items)."
+        ),
     ) -> None:
         """Recommend for a known user (--user) or from a few ratings (--rated).
 
@@ -230,64 +351,71 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("give either --user ID or one or more --rated 'TITLE=RATING'")
         service = _service(artifact, db)
         if user is not None:
-            recs = service.recommend(user, n)
-            if as_json:
-                print_json({"user_id": user, "recommendations": [asdict(r) for r in recs]})
-            else:
-                _print_recs(recs, f"Top {n} for user {user}")
-            return
-        result = service.recommend_for_ratings(parse_rated(rated), n)
-        if not result.matched:
-            parts = [f"{u.input!r} ({u.reason})" for u in result.unmatched]
-            raise ConfigError("no rated title matched a movie: " + ", ".join(parts))
+            result = service.recommend(user, n)
+        else:
+            with _json_errors(as_json):
+                result = service.recommend_for_ratings(parse_rated(rated), n)
+                if not result.matched:
+                    raise _no_match_error(result)
         if as_json:
-            print_json(asdict(result))
+            print_json(result.to_dict())
             return
-        for m in result.matched:
-            console.print(f"matched {m.input!r} -> {m.title} (score {m.score:.0f})")
-        for u in result.unmatched:
-            shown = "; ".join(f"{c.title} ({c.year})" for c in u.candidates[:5])
-            console.print(f"[yellow]not used[/] {u.input!r}: {u.reason} {shown}")
-        _print_recs(result.recommendations, f"Top {n} for you")
+        _print_inputs(result)
+        who = f"user {user}" if user is not None else "you"
+        _print_recs(result, f"Top {n} for {who}")
 
     @app.command("similar")
     def similar_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory."),
-        movie: str = typer.Argument(..., help="Movie title (or id)."),
-        n: int = typer.Option(10, "-n", help="How many."),
-        weight: float | None = typer.Option(
-            None, "--weight", help="Collaborative weight 0..1 (rest: TF-IDF content)."
+        artifact: Path = typer.Argument(
+            ..., metavar="ARTIFACT", help="Artifact directory written by `reelrank train`."
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        movie: str = typer.Argument(
+            ..., metavar="TITLE", help="Movie title (fuzzy; add the year if several match) or id."
+        ),
+        n: int = typer.Option(10, "-n", metavar="N", help="How many similar movies."),
+        weight: float | None = typer.Option(
+            None,
+            "--weight",
+            metavar="W",
+            help="Weight 0..1 of the collaborative similarity (the rest: content). Default 0.5.",
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", metavar="", help="Print JSON (query, matched, items)."
+        ),
     ) -> None:
         """Movies similar to a title (collaborative + content similarity).
 
-        Example: reelrank similar model/ "Star Wars" -n 5
+        Example: reelrank similar model/ "Star Wars: Episode IV" -n 5
         """
         service = _service(artifact)
         key: int | str = int(movie) if movie.isdigit() else movie
-        from reelrank.serving.service import AmbiguousTitleError
-
-        try:
-            sims = service.similar(key, n, weight)
-        except AmbiguousTitleError as e:
-            # several films match (e.g. "Star Wars"): take the most-rated one and say so
-            best = service.matcher.match(str(key)).candidates[0]
-            typer.echo(f"note: {e.query!r} is ambiguous; using {best.label}", err=True)
-            sims = service.similar(best.movie_id, n, weight)
+        with _json_errors(as_json):
+            result = service.similar(key, n, weight)
         if as_json:
-            print_json([asdict(s) for s in sims])
+            print_json(result.to_dict())
             return
-        for k, s in enumerate(sims, 1):
-            console.print(f"{k:2d}. {s.title} ({s.year})  {s.score:.3f}  {', '.join(s.genres)}")
+        _print_inputs(result)
+        for k, s in enumerate(result, 1):
+            year = f" ({s.year})" if s.year is not None else ""
+            console.print(
+                f"{k:2d}. {s.title}{year}  {s.score:.3f}  {', '.join(s.genres)}", highlight=False
+            )
 
     @app.command("explain")
     def explain_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory."),
-        user: int = typer.Option(..., "--user", "-u", help="User id."),
-        movie: str = typer.Option(..., "--movie", help="Movie title (or id)."),
-        db: str | None = typer.Option(None, "--db", help="User database URL or SQLite path."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        artifact: Path = typer.Argument(
+            ..., metavar="ARTIFACT", help="Artifact directory written by `reelrank train`."
+        ),
+        user: int = typer.Option(
+            ..., "--user", "-u", metavar="USER_ID", help="A training or database user id."
+        ),
+        movie: str = typer.Option(
+            ..., "--movie", metavar="TITLE", help="Movie title (fuzzy) or id to explain."
+        ),
+        db: str | None = typer.Option(
+            None, "--db", metavar="URL", help="User database (SQLAlchemy URL or SQLite path)."
+        ),
+        as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
     ) -> None:
         """Explain why a movie suits a user.
 
@@ -295,16 +423,18 @@ def register(app: typer.Typer) -> None:
         """
         service = _service(artifact, db)
         key: int | str = int(movie) if movie.isdigit() else movie
-        e = service.explain(user, key)
+        with _json_errors(as_json):
+            e = service.explain(user, key)
         if as_json:
             print_json(asdict(e))
             return
         m = e.movie
         rank = f", rank {e.rank}" if e.rank is not None else ""
         score = f"score {e.score:.3f}{rank}" if e.score is not None else "no score"
-        console.print(f"[bold]{m.title} ({m.year})[/] for user {user}: {score}")
+        year = f" ({m.year})" if m.year is not None else ""
+        console.print(f"[bold]{m.title}{year}[/] for user {user}: {score}")
         for r in e.reasons or ["no strong reason found"]:
-            console.print(f"  - {r}")
+            console.print(f"  - {r}", highlight=False)
 
     @app.command("serve")
     def serve_cmd(
@@ -410,28 +540,42 @@ def register(app: typer.Typer) -> None:
 
     @app.command("app")
     def app_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory."),
-        port: int = typer.Option(8501, "--port"),
-        host: str = typer.Option("127.0.0.1", "--host"),
-        report: Path | None = typer.Option(None, "--report", help="Evaluation report JSON."),
+        artifact: Path = typer.Argument(
+            ..., metavar="ARTIFACT", help="Artifact directory written by `reelrank train`."
+        ),
+        port: int = typer.Option(8501, "--port", metavar="PORT", help="Port to listen on."),
+        host: str = typer.Option(
+            "127.0.0.1", "--host", metavar="HOST", help="Address to bind (0.0.0.0: all)."
+        ),
+        report: Path | None = typer.Option(
+            None,
+            "--report",
+            metavar="FILE",
+            help="Evaluation report (result.json of `reelrank evaluate`) for the comparison "
+            "tab; default: the artifact's own metrics.",
+        ),
     ) -> None:
-        """Run the Streamlit web app on an artifact.
+        """Run the Streamlit web app on an artifact (Ctrl-C or SIGTERM stops it).
 
         Example: reelrank app model/ --port 8501
         """
+        from importlib.util import find_spec
+
         from reelrank.serving.artifact import load_artifact
 
         load_artifact(artifact)  # fail early, with a one-line error, on a bad artifact
         if report is not None and not report.is_file():
             raise ConfigError(f"{report}: report file not found")
-        from reelrank.serving import app as app_module
-
+        spec = find_spec("reelrank.serving.app")  # its path, without importing streamlit here
+        assert spec is not None and spec.origin is not None
         cmd = [
-            sys.executable, "-m", "streamlit", "run", str(app_module.__file__),
+            sys.executable, "-m", "streamlit", "run", spec.origin,
             "--server.port", str(port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer",
             "--", str(artifact),
         ]  # fmt: skip
         if report is not None:
             cmd += ["--report", str(report)]
-        raise typer.Exit(subprocess.call(cmd, env={**os.environ}))
+        console.print(f"reelrank app on http://{host}:{port} (Ctrl-C to stop)", highlight=False)
+        raise typer.Exit(run_child(cmd))
