@@ -173,3 +173,53 @@ def test_read_json_file_bounds(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(ArtifactError, match="FIFO"):
         read_json_file(fifo)
+
+
+# ---------------------------------------------------------------------------- command line
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from reelrank.cli import main
+
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--model", "pop", "--out", "{out}"],
+        ["data", "split", "--method", "random", "--out", "{out}"],
+        ["features", "build", "--out", "{out}"],
+    ],
+)
+def test_cli_out_refuses_foreign_folder_before_working(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, err = _cli([a.format(out=out) for a in command], capsys)
+    assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_cli_out_dot_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep.txt").write_text("keep")
+    code, err = _cli(["train", "--model", "pop", "--out", ".", "--force"], capsys)
+    assert code == 2 and "current directory" in err
+    assert (tmp_path / "keep.txt").exists() and _leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_cli_train_force_replaces_and_retrain_replaces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _cli(["train", "--model", "pop", "--out", str(out), "--force"], capsys)[0] == 0
+    assert output_kind(out) == "artifact" and not (out / "notes.txt").exists()
+    assert _cli(["train", "--model", "pop", "--out", str(out)], capsys)[0] == 0  # same kind
+    assert _leftovers(tmp_path) == []
