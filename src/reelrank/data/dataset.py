@@ -227,6 +227,60 @@ class Dataset:
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def from_ratings(
+        cls,
+        ratings: pd.DataFrame,
+        movies: pd.DataFrame | None = None,
+        *,
+        name: str = "ratings",
+        rating_scale: tuple[float, float] | None = None,
+    ) -> Dataset:
+        """A dataset from your own ratings table (like Surprise's ``load_from_df``).
+
+        Parameters
+        ----------
+        ratings
+            One row per rating. Columns: the user id (``userId`` or ``user_id``), the movie
+            id (``movieId``, ``movie_id`` or ``item_id``), ``rating`` (non-zero numbers) and
+            optionally ``timestamp`` (seconds since the epoch, or a datetime column; without
+            it every timestamp is 0, so temporal splits are not meaningful). Ids may be
+            integers or strings. A duplicated (user, movie) pair keeps its latest rating.
+        movies
+            Optional movie table: the movie id column plus any of ``title`` (``"Heat
+            (1995)"`` gives title and year), ``year``, ``genres`` (``"A|B"`` or a list).
+            Movies nobody rated join the catalogue; rated movies missing from it are added
+            with the title ``"movie <id>"``.
+        name
+            Name of the dataset (shown in reports).
+        rating_scale
+            ``(min, max)`` of the scale; default the ratings' own range.
+
+        Returns
+        -------
+        Dataset
+            Users and movies indexed ``0..n-1`` in increasing id order: use
+            ``ds.users.index(ids)`` / ``ds.items.ids(idx)`` to convert; indices are not ids.
+
+        Raises
+        ------
+        ConfigError
+            A required column is missing (the message lists the accepted names), an id is
+            missing or not an id, a rating is not a non-zero finite number or lies outside
+            ``rating_scale``, or a timestamp is not whole seconds.
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"userId": [1, 1, 2], "movieId": [10, 20, 10],
+        ...                    "rating": [4.0, 3.5, 5.0]})
+        >>> ds = Dataset.from_ratings(df)
+        >>> ds.n_users, ds.n_items, ds.n_interactions
+        (2, 2, 3)
+        """
+        from reelrank.data.frames import dataset_from_ratings
+
+        return dataset_from_ratings(ratings, movies, name=name, rating_scale=rating_scale)
+
+    @classmethod
     def from_frame(
         cls,
         frame: pd.DataFrame,
