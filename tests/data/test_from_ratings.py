@@ -85,7 +85,7 @@ def test_clear_errors(frame: pd.DataFrame, message: str) -> None:
 
 
 def test_rating_outside_the_given_scale() -> None:
-    with pytest.raises(ConfigError, match="outside 1..4"):
+    with pytest.raises(ConfigError, match=r"outside 1\.\.4"):
         Dataset.from_ratings(_frame(), rating_scale=(1, 4))
 
 
