@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +12,8 @@ from hypothesis import strategies as st
 from reelrank.serving.api import create_app
 from reelrank.serving.service import RecommenderService
 from reelrank.serving.store import UserStore
+
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +47,12 @@ def test_docs_and_openapi(client: TestClient) -> None:
 def test_recommendations_known_user(client: TestClient, artifact) -> None:
     r = client.get("/recommendations/1", params={"n": 7})
     assert r.status_code == 200
-    recs = r.json()["recommendations"]
+    body = r.json()
+    assert body["query"]["user_id"] == 1 and body["query"]["n"] == 7
+    assert body["fallback"] is None and body["matched"] == [] and body["unmatched"] == []
+    recs = body["items"]
     assert len(recs) == 7
-    assert set(recs[0]) == {"movie_id", "title", "year", "genres", "score", "reasons"}
+    assert {"movie_id", "title", "year", "genres", "score", "reasons"} <= set(recs[0])
     seen = set(artifact.items.ids(artifact.ratings[0].indices).tolist())
     assert not seen & {x["movie_id"] for x in recs}
     scores = [x["score"] for x in recs]
@@ -58,7 +65,7 @@ def test_recommendations_with_filters(client: TestClient) -> None:
         params={"n": 5, "genres": ["Comedy"], "year_min": 1990, "year_max": 1999},
     )
     assert r.status_code == 200
-    for rec in r.json()["recommendations"]:
+    for rec in r.json()["items"]:
         assert "Comedy" in rec["genres"] and 1990 <= rec["year"] <= 1999
     r = client.get("/recommendations/1", params={"genres": ["NoSuchGenre"]})
     assert r.status_code == 422 and "unknown genre" in r.json()["detail"]
@@ -84,7 +91,6 @@ def test_post_recommendations(client: TestClient) -> None:
         "ratings": [
             {"title": "Toy Story", "rating": 5},
             {"movie_id": 260, "rating": 4},
-            {"title": "Star Wars", "rating": 5},
             {"title": "qqqxxzz", "rating": 3},
             {"movie_id": 987654321, "rating": 4},
         ],
@@ -93,18 +99,44 @@ def test_post_recommendations(client: TestClient) -> None:
     r = client.post("/recommendations", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
-    assert len(out["recommendations"]) == 10
+    assert len(out["items"]) == 10 and out["fallback"] is None
+    assert [q["input"] for q in out["query"]["ratings"]] == ["Toy Story", "260", "qqqxxzz",
+                                                             "987654321"]  # fmt: skip
     assert {m["movie_id"] for m in out["matched"]} == {1, 260}
-    assert out["matched"][0] == {
-        "input": "Toy Story", "movie_id": 1, "title": "Toy Story (1995)", "score": 100.0,
-    }  # fmt: skip
+    first = out["matched"][0]
+    assert (first["input"], first["movie_id"], first["title"], first["score"]) == (
+        "Toy Story", 1, "Toy Story (1995)", 100.0,
+    )  # fmt: skip
     reasons = {u["input"]: u for u in out["unmatched"]}
-    assert reasons["Star Wars"]["reason"] == "ambiguous"
-    assert len(reasons["Star Wars"]["candidates"]) >= 3
     assert reasons["qqqxxzz"]["reason"] == "no matching title"
     assert reasons["987654321"]["reason"] == "unknown movie id"
-    rec_ids = {x["movie_id"] for x in out["recommendations"]}
+    rec_ids = {x["movie_id"] for x in out["items"]}
     assert not rec_ids & {1, 260}
+
+
+def test_post_recommendations_ambiguous_title_is_409_with_candidates(client: TestClient) -> None:
+    r = client.post("/recommendations", json={"ratings": [{"title": "Star Wars", "rating": 5}]})
+    assert r.status_code == 409, r.text
+    out = r.json()
+    assert out["query"] == "Star Wars" and "Star Wars" in out["detail"]
+    assert len(out["candidates"]) >= 3
+    assert {"movie_id", "title", "year"} <= set(out["candidates"][0])
+    assert 260 in {c["movie_id"] for c in out["candidates"]}
+    # with the year it is one movie
+    r = client.post(
+        "/recommendations", json={"ratings": [{"title": "Star Wars (1977)", "rating": 5}]}
+    )
+    assert r.status_code == 200 and r.json()["matched"][0]["movie_id"] == 260
+
+
+def test_post_recommendations_only_unknown_titles_is_flagged_popular(client: TestClient) -> None:
+    body = {"ratings": [{"title": "qqqxxzz", "rating": 4}, {"movie_id": 987654321, "rating": 4}]}
+    r = client.post("/recommendations", json={**body, "n": 5})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["fallback"] == "popular" and out["matched"] == [] and len(out["unmatched"]) == 2
+    assert len(out["items"]) == 5
+    assert out["items"][0]["movie_id"] == 356  # Forrest Gump, the most rated film
 
 
 @pytest.mark.parametrize(
@@ -161,10 +193,10 @@ def test_movie(client: TestClient) -> None:
 def test_similar(client: TestClient) -> None:
     r = client.get("/movies/1/similar", params={"n": 5})
     assert r.status_code == 200
-    sims = r.json()
+    sims = r.json()["items"]
     assert len(sims) == 5 and 1 not in {s["movie_id"] for s in sims}
     assert {3114, 78499} & {s["movie_id"] for s in sims}  # Toy Story 2 or 3
-    content_only = client.get("/movies/1/similar", params={"n": 3, "weight": 0}).json()
+    content_only = client.get("/movies/1/similar", params={"n": 3, "weight": 0}).json()["items"]
     assert all(s["score"] == pytest.approx(s["content"], abs=1e-3) for s in content_only)
     assert client.get("/movies/1/similar", params={"weight": 2}).status_code == 422
     assert client.get("/movies/424242424/similar").status_code == 404
@@ -187,16 +219,20 @@ def test_users_flow(client: TestClient) -> None:
     assert r.status_code == 201
     user_id = r.json()["user_id"]
     assert user_id > 610  # above every training user id
-    # no ratings yet: popular movies
+    assert r.json()["token"].startswith("rru_")
+    # no ratings yet: popular movies, flagged
     r = client.get(f"/recommendations/{user_id}", params={"n": 3})
-    assert r.status_code == 200 and len(r.json()["recommendations"]) == 3
+    assert r.status_code == 200 and len(r.json()["items"]) == 3
+    assert r.json()["fallback"] == "popular"
     body = {"ratings": [{"title": "Toy Story", "rating": 5}, {"movie_id": 3114, "rating": 4.5},
                         {"title": "zzqqxx", "rating": 4}]}  # fmt: skip
     r = client.post(f"/users/{user_id}/ratings", json=body)
     assert r.status_code == 200
     assert r.json()["stored"] == 2 and r.json()["unmatched"][0]["input"] == "zzqqxx"
-    recs = client.get(f"/recommendations/{user_id}", params={"n": 10}).json()["recommendations"]
+    recs = client.get(f"/recommendations/{user_id}", params={"n": 10}).json()["items"]
     assert not {1, 3114} & {x["movie_id"] for x in recs}
+    stored = client.get(f"/users/{user_id}/ratings").json()
+    assert [(x["movie"]["movie_id"], x["rating"]) for x in stored] == [(1, 5.0), (3114, 4.5)]
     e = client.get("/explain", params={"user_id": user_id, "movie_id": 78499}).json()
     assert e["liked"][0]["movie_id"] in {1, 3114}
 
@@ -228,8 +264,8 @@ def test_users_errors(client: TestClient, client_no_db: TestClient) -> None:
     )
 )
 def test_post_recommendations_fuzz(client: TestClient, body: object) -> None:
-    r = client.post("/recommendations", json=body)
-    assert r.status_code in (200, 422)
+    r = client.post("/recommendations", content=json.dumps(body), headers=JSON)
+    assert r.status_code in (200, 409, 422)
     assert isinstance(r.json(), dict)
 
 
@@ -249,11 +285,16 @@ def test_post_recommendations_fuzz(client: TestClient, body: object) -> None:
 def test_post_recommendations_fuzz_wellformed(client: TestClient, ratings: list, n: int) -> None:
     r = client.post("/recommendations", json={"ratings": ratings, "n": n})
     ok = 1 <= n <= 100 and all(0.5 <= x["rating"] <= 5 for x in ratings)
-    assert r.status_code == (200 if ok else 422), r.text
     if ok:
+        assert r.status_code in (200, 409), r.text  # 409: an ambiguous title
+    else:
+        assert r.status_code == 422, r.text
+    if r.status_code == 200:
         out = r.json()
         assert len(out["matched"]) + len(out["unmatched"]) >= 1
-        assert len(out["recommendations"]) <= n
+        assert len(out["items"]) <= n
+    elif r.status_code == 409:
+        assert len(r.json()["candidates"]) >= 2
 
 
 def test_app_has_no_shared_state(artifact) -> None:
