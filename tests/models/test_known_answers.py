@@ -35,7 +35,7 @@ def test_als_fold_in_equals_trained_user_factors(tiny: Dataset, weighting: str) 
 def test_als_fold_in_matches_implicit_recalculate_user(tiny: Dataset) -> None:
     from implicit.cpu.als import AlternatingLeastSquares
 
-    model = create_model("als", factors=5, iterations=5, alpha=4.0).fit(tiny)
+    model = create_model("als", factors=5, iterations=5, alpha=4.0, feedback="binary").fit(tiny)
     ref = AlternatingLeastSquares(factors=5, regularization=model.config.regularization, alpha=4.0)
     ref.item_factors = model.item_factors_.copy()
     ref.user_factors = model.user_factors_.copy()
@@ -43,6 +43,24 @@ def test_als_fold_in_matches_implicit_recalculate_user(tiny: Dataset) -> None:
     rows.data[:] = 1.0
     expected = ref.recalculate_user(np.arange(3), rows)
     np.testing.assert_allclose(model.fold_in(rows), expected, rtol=1e-3, atol=1e-4)
+
+
+def test_als_graded_confidences_by_hand_and_dislikes_as_implicit_negatives(
+    tiny: Dataset,
+) -> None:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = create_model("als", factors=5, iterations=5, alpha=4.0).fit(tiny)
+    # scale 0.5..5, threshold 3.5, gain 1: 5 -> 2, 3.5 -> 1, 0.5 -> -1, 2 -> -0.5
+    row = sp.csr_matrix(np.array([[5.0, 3.5, 0.5, 2.0] + [0.0] * 36], np.float32))
+    conf = model._confidence(row)
+    np.testing.assert_allclose(conf.data, [4 * 2.0, 4 * 1.0, -(1 + 4 * 1.0), -(1 + 4 * 0.5)])
+    # implicit reads a negative entry as preference 0 with confidence |c|: same solve
+    ref = AlternatingLeastSquares(factors=5, regularization=model.config.regularization, alpha=1.0)
+    ref.item_factors = model.item_factors_.copy()
+    ref.user_factors = model.user_factors_.copy()
+    expected = ref.recalculate_user(np.arange(1), conf)
+    np.testing.assert_allclose(model.fold_in(row), expected, rtol=1e-3, atol=1e-4)
 
 
 # ------------------------------------------------------------------------------ EASE
@@ -422,3 +440,112 @@ def test_missing_feature_block_is_a_clear_error(tiny: Dataset) -> None:
 def test_invalid_hyper_parameters(name: str, params: dict) -> None:
     with pytest.raises(ConfigError, match=f"^{name}: "):
         create_model(name, **params)
+
+
+# ------------------------------------------------------------------------------ preference
+def _three_blocks(build) -> Dataset:
+    # 30 users in three taste blocks of 4 films (0-3, 4-7, 8-11); each user rates the 4
+    # films of its block, 4 or 5 stars
+    users, items, ratings = [], [], []
+    for u in range(30):
+        for j in range(4):
+            users.append(u)
+            items.append(4 * (u % 3) + j)
+            ratings.append(5.0 if (u + j) % 2 else 4.0)
+    return build(users, items, ratings, n_users=30, n_items=12)
+
+
+_PREFERENCE_MODELS = [
+    ("als", {"factors": 4, "iterations": 10, "regularization": 0.1}),
+    ("bpr", {"factors": 4, "iterations": 200, "learning_rate": 0.05}),
+    ("lightfm", {"no_components": 4, "epochs": 30, "use_item_features": False}),
+    ("itemknn", {"k": 11, "shrinkage": 0.0}),
+    ("ease", {"lam": 10.0}),
+]
+
+
+def _row(ratings: dict[int, float], n_items: int = 12) -> sp.csr_matrix:
+    return sp.csr_matrix(
+        (list(ratings.values()), ([0] * len(ratings), list(ratings))),
+        shape=(1, n_items), dtype=np.float32,
+    )  # fmt: skip
+
+
+def _ranks(model: Recommender, ratings: dict[int, float], n_items: int = 12) -> np.ndarray:
+    items, _ = model.recommend_for_ratings(_row(ratings, n_items), n=n_items - len(ratings))
+    ranks = np.full(n_items, -1)
+    ranks[items[0][items[0] >= 0]] = np.arange(int((items[0] >= 0).sum()))
+    return ranks
+
+
+@pytest.mark.parametrize(("name", "params"), _PREFERENCE_MODELS)
+def test_low_rating_pushes_its_neighbours_down(build, name: str, params: dict) -> None:
+    ds = _three_blocks(build)
+    model = create_model(name, **params).fit(ds)
+    assert model.preference.graded
+    both_liked, b_hated = {0: 5.0, 4: 5.0}, {0: 5.0, 4: 0.5}  # A = film 0, B = film 4
+    liked, hated = _ranks(model, both_liked), _ranks(model, b_hated)
+    assert not np.array_equal(np.argsort(liked)[2:8], np.argsort(hated)[2:8])  # another top 6
+    b_neighbours, neutral = [5, 6, 7], [8, 9, 10, 11]
+    # liked B: its block ranks above the films of the third block
+    assert liked[b_neighbours].max() < liked[neutral].min()
+    # hated B: every neighbour of B scores lower (below 0) and ranks lower on average,
+    # and A's block fills the top three
+    s_liked = model.score_ratings(_row(both_liked))[0]
+    s_hated = model.score_ratings(_row(b_hated))[0]
+    assert (s_hated[b_neighbours] < s_liked[b_neighbours]).all()
+    assert (s_hated[b_neighbours] < 0).all()
+    assert hated[b_neighbours].mean() > liked[b_neighbours].mean()
+    assert sorted(hated[[1, 2, 3]]) == [0, 1, 2]
+    if name in ("itemknn", "ease"):  # linear in the weights: the films of the third
+        # block score 0, B's neighbours below them
+        assert hated[b_neighbours].min() > hated[neutral].max()
+
+
+@pytest.mark.parametrize(("name", "params"), _PREFERENCE_MODELS)
+def test_binary_feedback_ignores_the_rating(build, name: str, params: dict) -> None:
+    ds = _three_blocks(build)
+    model = create_model(name, feedback="binary", **params).fit(ds)
+    assert not model.preference.graded
+    np.testing.assert_array_equal(_ranks(model, {0: 5.0, 4: 5.0}), _ranks(model, {0: 5.0, 4: 0.5}))
+
+
+def test_preference_weights_by_hand() -> None:
+    from reelrank.models._preference import Preference
+
+    pref = Preference(graded=True, like_threshold=3.5, rating_gain=1.0, scale=(0.5, 5.0))
+    r = np.array([5.0, 4.25, 3.5, 3.0, 0.5])
+    np.testing.assert_allclose(pref.weights(r), [2.0, 1.5, 1.0, -1 / 6, -1.0], rtol=1e-6)
+    excl = Preference(graded=True, dislikes="exclude", scale=(0.5, 5.0))
+    m = excl.apply(sp.csr_matrix(r[None, :].astype(np.float32)))
+    np.testing.assert_array_equal(m.indices, [0, 1, 2])  # dislikes carry no evidence
+    # one distinct rating value (clicks): binary whatever the setting
+    from reelrank.models._preference import PreferenceConfig
+
+    assert not Preference.fit(PreferenceConfig(), np.ones(5), (0.5, 5.0)).graded
+    assert Preference.fit(PreferenceConfig(), r, (0.5, 5.0)).graded
+    assert not Preference.fit(PreferenceConfig(feedback="binary"), r, (0.5, 5.0)).graded
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "itemknn", "ease"])
+def test_preference_survives_save_load_and_old_artifacts_stay_binary(
+    tiny: Dataset, name: str, tmp_path
+) -> None:
+    model = create_model(name, **({"iterations": 3} if name in ("als", "bpr") else {}))
+    model.fit(tiny)
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.preference == model.preference and loaded.preference.graded
+    rows = tiny.interactions[:4]
+    np.testing.assert_allclose(loaded.score_ratings(rows), model.score_ratings(rows), atol=1e-5)
+    # an artifact written before the transform existed has no "preference" array
+    state = dict(np.load(tmp_path / "m" / "state.npz"))
+    state.pop("preference")
+    np.savez(tmp_path / "m" / "state.npz", **state)
+    assert not load_model(tmp_path / "m").preference.graded
+
+
+def test_invalid_preference_options() -> None:
+    for params in ({"feedback": "stars"}, {"dislikes": "ignore"}, {"rating_gain": -1.0}):
+        with pytest.raises(ConfigError):
+            create_model("als", **params)

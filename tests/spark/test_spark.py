@@ -65,6 +65,7 @@ def test_spark_als_matches_single_machine_ndcg(
         alpha=PARAMS["alpha"],
         iterations=PARAMS["iterations"],
         random_state=PARAMS["seed"],
+        feedback="binary",  # the Spark backend trains on binary feedback
     ).fit(split.train)
     on_spark = train_als_spark(split.train, spark=spark, parquet_dir=tmp_path / "r", **PARAMS)
 

@@ -150,23 +150,24 @@ def row_normalise(matrix: np.ndarray | sp.spmatrix, norm: str = "l2") -> np.ndar
 
 
 def ranking_fold_in(
-    rows: sp.csr_matrix,
+    confidence: sp.csr_matrix,
     item_vectors: np.ndarray,
     item_bias: np.ndarray,
-    alpha: float,
     regularization: float,
     gram: ItemGram | None = None,
 ) -> np.ndarray:
     """Fold a new user into a fixed ranking factor model by weighted least squares.
 
-    Solves, for each row ``u`` (liked items = stored entries),
+    Solves, for each row ``u``,
 
     ``min_x sum_i c_ui (p_ui - b_i - x . y_i)^2 + reg |x|^2``
 
-    with ``p_ui = 1, c_ui = alpha`` on liked items and ``p_ui = 0, c_ui = 1`` elsewhere: the
-    implicit-ALS closed form on the model's item vectors ``y_i`` and biases ``b_i``. Used by
-    models trained with a ranking loss (BPR, LightFM) whose own training has no closed-form
-    user step.
+    with the signed confidences of :func:`reelrank.models._preference.confidences`: a
+    stored entry ``c > 0`` is a like (``p_ui = 1``, confidence ``c``), a stored ``c < 0`` a
+    dislike (``p_ui = 0``, confidence ``|c|``) and every other item has ``p_ui = 0``,
+    ``c_ui = 1``: the implicit-ALS closed form on the model's item vectors ``y_i`` and
+    biases ``b_i``. Used by models trained with a ranking loss (BPR, LightFM) whose own
+    training has no closed-form user step.
 
     ``gram`` holds precomputed ``Y^T Y`` and ``Y^T b`` (computed here when None).
 
@@ -182,15 +183,20 @@ def ranking_fold_in(
         gram = ItemGram(y, y, b)
     base = gram.yty + regularization * np.eye(f)
     ytb = gram.ytb
-    rows = sp.csr_matrix(rows)
-    out = np.zeros((rows.shape[0], f), dtype=np.float32)
-    for row in range(rows.shape[0]):
-        lo, hi = rows.indptr[row], rows.indptr[row + 1]
+    conf = sp.csr_matrix(confidence)
+    out = np.zeros((conf.shape[0], f), dtype=np.float32)
+    for row in range(conf.shape[0]):
+        lo, hi = conf.indptr[row], conf.indptr[row + 1]
         if lo == hi:
             continue
-        idx = rows.indices[lo:hi]
+        idx = conf.indices[lo:hi]
+        c_signed = conf.data[lo:hi].astype(np.float64)
+        c = np.abs(c_signed)
+        p = (c_signed > 0).astype(np.float64)
         yu = y[idx].astype(np.float64)  # only the rated items' rows, not the whole matrix
-        a = base + (alpha - 1.0) * (yu.T @ yu)
-        rhs = alpha * (yu.T @ (1.0 - b[idx])) - (ytb - yu.T @ b[idx])
+        bu = b[idx]
+        a = base + yu.T @ ((c - 1.0)[:, None] * yu)
+        # sum_i c_i (p_i - b_i) y_i over all items, unobserved ones with c = 1, p = 0
+        rhs = yu.T @ (c * (p - bu) + bu) - ytb
         out[row] = np.linalg.solve(a, rhs)
     return out

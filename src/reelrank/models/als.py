@@ -22,14 +22,15 @@ from reelrank.models._linalg import (
     ranking_fold_in,
     weight_matrix,
 )
-from reelrank.models.base import ModelConfig, Recommender, register
+from reelrank.models._preference import PreferenceConfig, PreferenceRecommender, confidences
+from reelrank.models.base import register
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ALS", "BPR"]
 
 
-class _FactorModel(Recommender):
+class _FactorModel(PreferenceRecommender):
     """Shared scoring for models with ``user_factors_`` and ``item_factors_``."""
 
     user_factors_: np.ndarray
@@ -48,27 +49,42 @@ class _FactorModel(Recommender):
         return self.item_factors_
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+        return {
+            "user_factors": self.user_factors_,
+            "item_factors": self.item_factors_,
+            **self._preference_state(),
+        }
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.user_factors_ = state["user_factors"]
         self.item_factors_ = state["item_factors"]
+        self._set_preference_state(state)
 
 
 @register("als")
 class ALS(_FactorModel):
     """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit.cpu.als``.
 
-    The users x items matrix (binary, or BM25/TF-IDF weighted) is scaled by ``alpha`` into
-    confidences (``implicit`` uses ``C = alpha * R`` for the observed entries). After the
+    Ratings first become signed preference weights (:mod:`reelrank.models._preference`:
+    likes weighted by how much they were liked, dislikes negative or dropped), optionally
+    times BM25/TF-IDF weights of the rated entries, then confidences: ``alpha * w`` for a
+    like (``implicit``'s ``C = alpha * R``) and, for a dislike, preference 0 with confidence
+    ``1 + alpha * d`` (a negative entry, which ``implicit`` reads as a dislike). After the
     ALS sweeps a final exact (Cholesky) user half-step against the final item factors is
-    run, so :meth:`fold_in` — the same closed-form solve for a new ratings row — reproduces
-    a training user's factors exactly.
+    run, so :meth:`fold_in` — the same transform and closed-form solve for a new ratings row
+    — reproduces a training user's factors exactly.
     """
 
     @dataclass(frozen=True)
-    class Config(ModelConfig):
+    class Config(PreferenceConfig):
         """Hyper-parameters of :class:`ALS`.
+
+        Defaults: ``implicit.als.AlternatingLeastSquares`` uses factors 100,
+        regularization 0.01, alpha 1.0, iterations 15 (implicit 0.7.3). Its regularization
+        is a raw L2 penalty summed over a user's (or an item's) confidence-weighted
+        squared errors, so the right value grows with the data; reelrank's defaults were
+        chosen on the validation part of the bundled ``temporal`` protocol (see
+        ``docs``/the report of issue 13 item 3).
 
         Attributes
         ----------
@@ -81,12 +97,14 @@ class ALS(_FactorModel):
         iterations
             ALS sweeps.
         weighting
-            ``"none"``, ``"bm25"`` or ``"tfidf"`` weighting of the interaction matrix.
+            ``"none"``, ``"bm25"`` or ``"tfidf"`` weighting of the rated entries.
         random_state
             Seed of the factor initialisation.
         num_threads
             Worker threads of implicit's solver (0 = all cores). Each user/item solve is
             independent, so the result does not depend on it.
+        feedback, like_threshold, dislikes, rating_gain
+            How ratings become preference (:class:`~._preference.PreferenceConfig`).
         """
 
         factors: int = 32
@@ -99,6 +117,7 @@ class ALS(_FactorModel):
 
         def validate(self) -> None:
             """Check the values."""
+            super().validate()
             if self.factors < 1:
                 raise ValueError("factors must be >= 1")
             if self.regularization < 0:
@@ -115,57 +134,62 @@ class ALS(_FactorModel):
     config: Config
 
     def _confidence(self, rows: sp.csr_matrix) -> sp.csr_matrix:
-        """Confidence rows for new users, weighted exactly like the training matrix.
+        """Confidence rows for new users, built exactly like the training matrix.
 
-        implicit's BM25 / TF-IDF weights of the binary items x users matrix factor into an
-        item part (BM25's length normalisation, from training item counts, stored in
-        ``item_scale_``) times a user part (the idf ``log(n_items) - log1p(n_u)``, computed
-        from the new row itself), so a new row is weighted as if it had been in training.
+        The rows go through the fitted preference transform; implicit's BM25 / TF-IDF
+        weights of the (binary) rated entries factor into an item part (BM25's length
+        normalisation, from training item counts, stored in ``item_scale_``) times a user
+        part (the idf ``log(n_items) - log1p(n_u)``, computed from the new row itself), so a
+        new row is weighted as if it had been in training.
         """
         assert self.n_items_ is not None
-        conf = sp.csr_matrix(rows, dtype=np.float32, copy=True)
-        conf.data = np.ones_like(conf.data)
+        weights = self.preference.apply(rows)
+        factors = None
         if self.config.weighting != "none":
-            n_rated = np.diff(conf.indptr)
+            factors = weights.copy()
+            n_rated = np.diff(factors.indptr)
             idf = np.log(float(self.n_items_)) - np.log1p(n_rated)
-            row_of = np.repeat(np.arange(conf.shape[0]), n_rated)
-            conf.data = self.item_scale_[conf.indices] * idf[row_of].astype(np.float32)
-            conf.data = np.maximum(conf.data, 1e-6).astype(np.float32)
-        conf.data *= np.float32(self.config.alpha)
-        return conf
+            row_of = np.repeat(np.arange(factors.shape[0]), n_rated)
+            factors.data = self.item_scale_[factors.indices] * idf[row_of].astype(np.float32)
+            factors.data = np.maximum(factors.data, 1e-6).astype(np.float32)
+        return confidences(weights, self.config.alpha, factors)
 
     def _fit(self, train: Dataset, features: Any | None) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
         cfg = self.config
-        binary = train.binary()
-        weighted = weight_matrix(binary, cfg.weighting)
+        weights = self._fit_preference(train).apply(train.interactions)
+        rated = weights.copy()
+        rated.data = np.ones_like(rated.data)
+        factors = None if cfg.weighting == "none" else weight_matrix(rated, cfg.weighting)
         # BM25 item part (K1=100, B=0.8 as in weight_matrix), for weighting fold-in rows
-        counts = np.bincount(binary.indices, minlength=train.n_items).astype(np.float64)
+        counts = np.bincount(rated.indices, minlength=train.n_items).astype(np.float64)
         if cfg.weighting == "bm25":
             length_norm = 0.2 + 0.8 * counts / max(counts.mean(), 1e-12)
             self.item_scale_ = (101.0 / (100.0 * length_norm + 1.0)).astype(np.float32)
         else:
             self.item_scale_ = np.ones(train.n_items, dtype=np.float32)
+        conf = confidences(weights, cfg.alpha, factors)
         # BLAS limited to one thread (implicit parallelises over users itself; a BLAS
         # thread pool inside it halves speed). Built inside the limit so implicit's
-        # construction-time BLAS check sees the setting and does not warn.
+        # construction-time BLAS check sees the setting and does not warn. alpha is
+        # already in the confidences, so implicit gets alpha=1 (it multiplies by it).
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=cfg.factors,
                 regularization=cfg.regularization,
-                alpha=cfg.alpha,
+                alpha=1.0,
                 iterations=cfg.iterations,
                 random_state=cfg.random_state,
                 num_threads=cfg.num_threads,
                 dtype=np.float32,
             )
-            model.fit(weighted, show_progress=train.n_interactions > 1_000_000)
+            model.fit(conf, show_progress=train.n_interactions > 1_000_000)
             # exact user half-step against the final item factors (see class docstring)
             users = np.arange(train.n_users)
             self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
             self.user_factors_ = np.ascontiguousarray(
-                model.recalculate_user(users, weighted), dtype=np.float32
+                model.recalculate_user(users, conf), dtype=np.float32
             )
 
     def fold_in(self, ratings: sp.csr_matrix) -> np.ndarray:
@@ -192,14 +216,18 @@ class BPR(_FactorModel):
     """Bayesian Personalised Ranking (Rendle et al. 2009) via ``implicit.cpu.bpr``.
 
     ``implicit`` appends an item-bias column to the item factors (and a constant 1 to the
-    user factors), so scores are ``x_u . y_i + b_i``. Fold-in for a new user keeps the item
-    factors fixed and solves for the user's factors by weighted least squares: the implicit-ALS
-    closed form with target 1 on the liked items (confidence ``fold_in_alpha``) and 0
-    elsewhere (confidence 1), penalty ``fold_in_regularization``; the bias coordinate stays 1.
+    user factors), so scores are ``x_u . y_i + b_i``. BPR learns from sampled (liked,
+    other) pairs, so it trains on the likes of the preference transform
+    (:mod:`reelrank.models._preference`; dislikes are not positives and may be sampled as
+    the "other" item). Fold-in for a new user keeps the item factors fixed and solves for
+    the user's factors by weighted least squares on the same transform: the implicit-ALS
+    closed form with target 1 on the liked items (confidence ``fold_in_alpha * w``), target
+    0 on disliked ones (confidence ``1 + fold_in_alpha * d``) and elsewhere (confidence 1),
+    penalty ``fold_in_regularization``; the bias coordinate stays 1.
     """
 
     @dataclass(frozen=True)
-    class Config(ModelConfig):
+    class Config(PreferenceConfig):
         """Hyper-parameters of :class:`BPR`.
 
         Attributes
@@ -216,6 +244,8 @@ class BPR(_FactorModel):
             Seed (initialisation and negative sampling; fits single-threaded).
         fold_in_alpha, fold_in_regularization
             Confidence and penalty of the fold-in solve.
+        feedback, like_threshold, dislikes, rating_gain
+            How ratings become preference (:class:`~._preference.PreferenceConfig`).
         """
 
         factors: int = 32
@@ -228,6 +258,7 @@ class BPR(_FactorModel):
 
         def validate(self) -> None:
             """Check the values."""
+            super().validate()
             if self.factors < 1:
                 raise ValueError("factors must be >= 1")
             if self.learning_rate <= 0:
@@ -254,8 +285,10 @@ class BPR(_FactorModel):
             num_threads=1,
             dtype=np.float32,
         )
+        likes = self._fit_preference(train).likes(train.interactions)
+        likes.data = np.ones_like(likes.data)  # implicit's BPR ignores the values
         with threadpool_limits(1, "blas"):
-            model.fit(train.binary(), show_progress=train.n_interactions > 1_000_000)
+            model.fit(likes, show_progress=train.n_interactions > 1_000_000)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
@@ -266,10 +299,9 @@ class BPR(_FactorModel):
         cfg = self.config
         y, b = self.item_factors_[:, :-1], self.item_factors_[:, -1]
         x = ranking_fold_in(
-            rows,
+            confidences(self.preference.apply(rows), cfg.fold_in_alpha),
             y,
             b,
-            cfg.fold_in_alpha,
             cfg.fold_in_regularization,
             gram=cached_item_gram(self, self.item_factors_, y, b),
         )

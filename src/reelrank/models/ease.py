@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,8 @@ from threadpoolctl import threadpool_limits
 
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
-from reelrank.models.base import ModelConfig, Recommender, register
+from reelrank.models._preference import PreferenceConfig, PreferenceRecommender
+from reelrank.models.base import _load_csr, _save_csr, register
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
     Parameters
     ----------
     gram
-        (m, m) ``X^T X`` of the binary users x items matrix.
+        (m, m) ``X^T X`` of the users x items (preference) matrix.
     lam
         L2 regularisation ``lambda``.
 
@@ -56,18 +58,24 @@ def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
 
 
 @register("ease")
-class EASE(Recommender):
-    """EASE^R: ``B = I - P / diag(P)`` with ``P = (X^T X + lambda I)^-1`` on the binary matrix.
+class EASE(PreferenceRecommender):
+    """EASE^R: ``B = I - P / diag(P)`` with ``P = (X^T X + lambda I)^-1``.
+
+    ``X`` is the users x items matrix of signed preference weights
+    (:mod:`reelrank.models._preference`: likes weighted by the rating, dislikes negative;
+    ``feedback="binary"`` gives Steck's binary matrix), and a user's scores are ``x_u B``
+    over the same weights, for training users and folded-in rows alike, so a disliked film
+    pulls its positively weighted neighbours down.
 
     Only items with at least one training interaction enter the dense solve (the others
     would have zero weights anyway), which keeps it small; scores are mapped back to the
     whole catalogue (unrated items score 0). Above ``max_items`` active items the model
     refuses with a :class:`~reelrank.errors.ConfigError` that says how much memory the dense
-    solve would take and suggests ``itemknn`` or ``als``. Fold-in is ``ratings row @ B``.
+    solve would take and suggests ``itemknn`` or ``als``.
     """
 
     @dataclass(frozen=True)
-    class Config(ModelConfig):
+    class Config(PreferenceConfig):
         """Hyper-parameters of :class:`EASE`.
 
         Attributes
@@ -76,6 +84,8 @@ class EASE(Recommender):
             L2 regularisation lambda (Steck used 200-1000 on MovieLens).
         max_items
             Largest number of active items for the dense item x item solve.
+        feedback, like_threshold, dislikes, rating_gain
+            How ratings become preference (:class:`~._preference.PreferenceConfig`).
         """
 
         lam: float = 500.0
@@ -83,6 +93,7 @@ class EASE(Recommender):
 
         def validate(self) -> None:
             """Check the values."""
+            super().validate()
             if self.lam <= 0:
                 raise ValueError("lam must be > 0")
             if self.max_items < 1:
@@ -91,8 +102,9 @@ class EASE(Recommender):
     config: Config
 
     def _fit(self, train: Dataset, features: Any | None) -> None:
-        binary = train.binary()
-        active = np.flatnonzero(train.item_counts() > 0)
+        weights = self._fit_preference(train).apply(train.interactions)
+        self.user_rows_ = weights
+        active = np.flatnonzero(np.bincount(weights.indices, minlength=train.n_items) > 0)
         m = len(active)
         if m > self.config.max_items:
             gib = 3 * m * m * 4 / 2**30
@@ -102,7 +114,7 @@ class EASE(Recommender):
                 f"{gib:.1f} GiB of memory. Use itemknn or als for catalogues this large "
                 "(or raise max_items if you have the memory)."
             )
-        x = sp.csr_matrix(binary[:, active], dtype=np.float32)
+        x = sp.csr_matrix(weights[:, active], dtype=np.float32)
         gram = (x.T @ x).toarray()
         with threadpool_limits(1, "blas"):
             self.weights_ = ease_weights(gram, self.config.lam)
@@ -117,17 +129,27 @@ class EASE(Recommender):
         return out
 
     def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        assert self.seen_ is not None
-        return self._score_rows(self.seen_[user_idx])
+        return self._score_rows(self.user_rows_[user_idx])
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
-        rows = ratings.copy()
-        rows.data = np.ones_like(rows.data)
-        return self._score_rows(rows)
+        return self._score_rows(self.preference.apply(ratings))
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_, "active_items": self.active_items_}
+        return {
+            "weights": self.weights_,
+            "active_items": self.active_items_,
+            **self._preference_state(),
+        }
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self.weights_ = state["weights"]
         self.active_items_ = state["active_items"]
+        self._set_preference_state(state)
+
+    def _save_extra(self, path: Path) -> None:
+        _save_csr(path / "user_rows.npz", self.user_rows_)
+
+    def _load_extra(self, path: Path) -> None:
+        rows = path / "user_rows.npz"
+        # artifacts older than the preference transform scored the binary training rows
+        self.user_rows_ = _load_csr(rows) if rows.exists() else self.seen_

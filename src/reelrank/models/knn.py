@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from reelrank.data.dataset import Dataset
-from reelrank.models.base import ModelConfig, Recommender, _save_csr, register
+from reelrank.models._preference import PreferenceConfig, PreferenceRecommender
+from reelrank.models.base import _save_csr, register
 
 logger = logging.getLogger(__name__)
 
@@ -83,16 +84,19 @@ def item_cosine_topk(
 
 
 @register("itemknn")
-class ItemKNN(Recommender):
+class ItemKNN(PreferenceRecommender):
     """Item-based collaborative filtering (Sarwar et al. 2001; implicit's ``ItemItemRecommender``).
 
-    Similarities are cosine over the binary users x items matrix with shrinkage, each item
-    keeping its ``k`` nearest neighbours; a user's score for item ``j`` is
-    ``sum_i x_ui s(i, j)`` (``user row @ S``). Fold-in is the same product on the new row.
+    The ratings first become signed preference weights (:mod:`reelrank.models._preference`;
+    ``feedback="binary"``: all 1). Similarities are cosine over that users x items matrix
+    with shrinkage (positive similarities only), each item keeping its ``k`` nearest
+    neighbours; a user's score for item ``j`` is ``sum_i x_ui s(i, j)`` (``user row @ S``)
+    over the same weights: liked items pull their neighbours up, disliked ones push them
+    down. Fold-in is the same product on the new row, through the same transform.
     """
 
     @dataclass(frozen=True)
-    class Config(ModelConfig):
+    class Config(PreferenceConfig):
         """Hyper-parameters of :class:`ItemKNN`.
 
         Attributes
@@ -102,7 +106,10 @@ class ItemKNN(Recommender):
         shrinkage
             Cosine shrinkage term.
         use_ratings
-            Weight the user row by the ratings instead of 1 (scoring only).
+            Weight the user row by the raw ratings instead of the preference weights
+            (scoring only).
+        feedback, like_threshold, dislikes, rating_gain
+            How ratings become preference (:class:`~._preference.PreferenceConfig`).
         """
 
         k: int = 100
@@ -111,6 +118,7 @@ class ItemKNN(Recommender):
 
         def validate(self) -> None:
             """Check the values."""
+            super().validate()
             if self.k < 1:
                 raise ValueError("k must be >= 1")
             if self.shrinkage < 0:
@@ -120,16 +128,22 @@ class ItemKNN(Recommender):
 
     def _fit(self, train: Dataset, features: Any | None) -> None:
         binary = train.binary()
+        weights = self._fit_preference(train).apply(train.interactions)
         # a progress bar only where the similarity build takes minutes
         self.similarity_ = item_cosine_topk(
-            binary, self.config.k, self.config.shrinkage, progress=train.n_items > 50_000
+            weights,
+            self.config.k,
+            self.config.shrinkage,
+            progress=train.n_items > 50_000,
         )
-        self.user_rows_ = (
-            sp.csr_matrix(train.interactions, dtype=np.float32)
-            if self.config.use_ratings
-            else binary.astype(np.float32)
-        )
+        self.user_rows_ = self._user_rows(train.interactions)
         self.item_users_ = sp.csr_matrix(binary.T, dtype=np.float32)
+
+    def _user_rows(self, ratings: sp.csr_matrix) -> sp.csr_matrix:
+        """Ratings rows as the scoring weights: raw ratings or preference weights."""
+        if self.config.use_ratings:
+            return sp.csr_matrix(ratings, dtype=np.float32, copy=True)
+        return self.preference.apply(ratings)
 
     def _score_rows(self, rows: sp.csr_matrix) -> np.ndarray:
         return np.asarray((rows @ self.similarity_).toarray(), dtype=np.float32)
@@ -138,16 +152,16 @@ class ItemKNN(Recommender):
         return self._score_rows(self.user_rows_[user_idx])
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
-        rows = ratings.copy()
-        if not self.config.use_ratings:
-            rows.data = np.ones_like(rows.data)
-        return self._score_rows(rows)
+        return self._score_rows(self._user_rows(ratings))
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.item_users_
 
     def _get_state(self) -> dict[str, np.ndarray]:
-        return {}
+        return self._preference_state()
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self._set_preference_state(state)
 
     def _save_extra(self, path: Any) -> None:
         _save_csr(path / "similarity.npz", self.similarity_)

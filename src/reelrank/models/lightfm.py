@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
 from reelrank.models._linalg import cached_item_gram, ranking_fold_in, row_normalise
-from reelrank.models.base import ModelConfig, Recommender, _load_csr, _save_csr, register
+from reelrank.models._preference import PreferenceConfig, PreferenceRecommender, confidences
+from reelrank.models.base import _load_csr, _save_csr, register
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def user_feature_matrix(user_info: pd.DataFrame | None, n_users: int) -> sp.csr_
 
 
 @register("lightfm")
-class LightFMModel(Recommender):
+class LightFMModel(PreferenceRecommender):
     """LightFM (Kula 2015): users and items as sums of feature embeddings.
 
     With ``use_item_features`` an item's features are its identity plus the named token
@@ -63,14 +64,21 @@ class LightFMModel(Recommender):
     demographic one-hots (ml-100k/ml-1m) to the user identity. Scores are
     ``u . v_i + b_u + b_i`` from the learned representations.
 
+    Ratings become preference first (:mod:`reelrank.models._preference`): the WARP / BPR
+    losses learn from the likes, each weighted (``sample_weight``) by how much it was liked;
+    the logistic loss also gets the dislikes as negative labels; WARP-kOS (no sample weights)
+    gets the likes unweighted.
+
     Fold-in for a new user (no retraining): the user vector is the weighted least-squares fit
-    of :func:`reelrank.models._linalg.ranking_fold_in` (target 1 on the liked items with
-    confidence ``fold_in_alpha``, 0 elsewhere, item biases on the target side) over the item
-    representations; the user bias, constant per user, is irrelevant to ranking and set to 0.
+    of :func:`reelrank.models._linalg.ranking_fold_in` on the same transform (target 1 on
+    the liked items with confidence ``fold_in_alpha * w``, target 0 on disliked ones with
+    confidence ``1 + fold_in_alpha * d`` and elsewhere with confidence 1, item biases on the
+    target side) over the item representations; the user bias, constant per user, is
+    irrelevant to ranking and set to 0.
     """
 
     @dataclass(frozen=True)
-    class Config(ModelConfig):
+    class Config(PreferenceConfig):
         """Hyper-parameters of :class:`LightFMModel`.
 
         Attributes
@@ -97,6 +105,8 @@ class LightFMModel(Recommender):
             Seed (LightFM is deterministic with one thread).
         fold_in_alpha, fold_in_regularization
             Confidence and penalty of the fold-in solve.
+        feedback, like_threshold, dislikes, rating_gain
+            How ratings become preference (:class:`~._preference.PreferenceConfig`).
         """
 
         loss: str = "warp"
@@ -114,6 +124,7 @@ class LightFMModel(Recommender):
 
         def validate(self) -> None:
             """Check the values."""
+            super().validate()
             if self.loss not in _LOSSES:
                 raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}")
             if self.no_components < 1 or self.epochs < 1:
@@ -168,10 +179,22 @@ class LightFMModel(Recommender):
             user_alpha=cfg.user_alpha,
             random_state=np.random.RandomState(cfg.random_state),
         )
+        weights = self._fit_preference(train).apply(train.interactions)
+        if cfg.loss != "logistic":
+            weights.data = np.where(weights.data > 0, weights.data, 0.0).astype(np.float32)
+            weights.eliminate_zeros()
+        labels = weights.tocoo()
+        sample_weight = None
+        if cfg.loss != "warp-kos":  # k-OS has no sample weights
+            sample_weight = sp.coo_matrix(
+                (np.abs(labels.data), (labels.row, labels.col)), shape=labels.shape
+            )
+        labels.data = np.sign(labels.data).astype(np.float32)
         model.fit(
-            train.binary().tocoo(),
+            labels,
             user_features=self.user_features_,
             item_features=self.item_features_,
+            sample_weight=sample_weight,
             epochs=cfg.epochs,
             num_threads=1,
         )
@@ -202,10 +225,9 @@ class LightFMModel(Recommender):
         cfg = self.config
         gram = cached_item_gram(self, self.item_vectors_, self.item_vectors_, self.item_bias_)
         return ranking_fold_in(
-            rows,
+            confidences(self.preference.apply(rows), cfg.fold_in_alpha),
             self.item_vectors_,
             self.item_bias_,
-            cfg.fold_in_alpha,
             cfg.fold_in_regularization,
             gram=gram,
         )
@@ -222,6 +244,7 @@ class LightFMModel(Recommender):
             "item_biases": self.item_biases_,
             "user_embeddings": self.user_embeddings_,
             "user_biases": self.user_biases_,
+            **self._preference_state(),
         }
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -229,6 +252,7 @@ class LightFMModel(Recommender):
         self.item_biases_ = state["item_biases"]
         self.user_embeddings_ = state["user_embeddings"]
         self.user_biases_ = state["user_biases"]
+        self._set_preference_state(state)
 
     def _save_extra(self, path: Path) -> None:
         _save_csr(path / "item_features.npz", self.item_features_)
