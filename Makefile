@@ -4,18 +4,26 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.reelrank-installed
+# the demo needs reelrank's own dependencies only (no test, docs, Spark or web-app extras)
+DEMO_STAMP := $(VENV)/.reelrank-demo-installed
 
 .PHONY: install demo test test-fast lint format docs bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)  ## create .venv and install reelrank with all extras
 
-demo: $(STAMP)  ## the main job: dataset summary + the full hybrid pipeline on the bundled data
+demo: $(DEMO_STAMP)  ## the main job: dataset summary + the full hybrid pipeline on the bundled data
 	$(BIN)/reelrank data info
 	$(BIN)/reelrank demo
 

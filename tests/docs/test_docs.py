@@ -38,7 +38,7 @@ def test_cli_reference_lists_every_command() -> None:
         if hasattr(sub, "list_commands"):
             for child in sub.list_commands(ctx):
                 assert f"`reelrank {name} {child}`" in page, (name, child)
-    assert "| `--engine` | text | `spark` |" in page  # options rendered as a table
+    assert "| `--engine` | text | `local` |" in page  # options rendered as a table
 
 
 def test_http_reference_lists_every_endpoint() -> None:

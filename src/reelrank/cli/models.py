@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import typer
 
-from reelrank.cli.common import console, err_console, print_json, source_argument
+from reelrank.cli.common import StageLog, console, err_console, print_json, source_argument
 from reelrank.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -51,10 +52,25 @@ def evaluate_command(
     ),
     seed: int = typer.Option(42, "--seed", help="Seed for the models' random state."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    mlflow: str | None = typer.Option(
+        None,
+        "--mlflow",
+        metavar="URI",
+        help="Also log params, metrics and the report to this MLflow tracking URI "
+        "(http://host:5000, sqlite:///mlflow.db); needs pip install 'reelrank[mlflow]'.",
+    ),
+    experiment: str = typer.Option(
+        "reelrank", "--experiment", help="MLflow experiment name (with --mlflow)."
+    ),
 ) -> None:
     """Fit models on a protocol's train part and print a leaderboard of test metrics.
 
+    Each stage (splitting, item features, fitting and scoring each model) is named on
+    stderr as it starts; --json keeps stderr quiet.
+
     Example: reelrank evaluate --protocol temporal --models pop,als,lightfm --tune --report out/
+
+    Example: reelrank evaluate --models pop,als --mlflow sqlite:///mlflow.db
     """
     from reelrank.data.movielens import load
     from reelrank.evaluate.protocols import get_protocol
@@ -68,17 +84,36 @@ def evaluate_command(
     for name in names:
         resolve_model(name)
     ks = _parse_ks(k)
+    if mlflow is not None:  # fail before the work, not after it
+        from reelrank.evaluate.tracking import require_mlflow
+
+        require_mlflow()
+        scheme = mlflow.split("://", 1)[0] if "://" in mlflow else ""
+        if scheme in ("", "file") and not os.environ.get("MLFLOW_ALLOW_FILE_STORE"):
+            raise ConfigError(
+                f"--mlflow {mlflow}: MLflow 3 does not track into a plain folder; use a "
+                "database (sqlite:///mlflow.db) or a server URL (http://host:5000)"
+            )
     from reelrank.cli.data import cache_dir_from_env
 
+    stage = StageLog(quiet=as_json)
+    stage(f"loading {source or 'the bundled ml-latest-small'}")
     dataset = load(source, cache_dir=cache_dir_from_env())
     proto.check_dataset(dataset)
     result = evaluate(
         dataset, proto, expand_models(names), ks=ks, tune=tune, progress=not as_json,
-        seed=seed, cache_dir=cache_dir,
+        seed=seed, cache_dir=cache_dir, on_stage=stage,
     )  # fmt: skip
     if report is not None:
+        stage(f"writing the report to {report}")
         write_report(result, report)
-        err_console.print(f"report written to {report}")
+    if mlflow is not None:
+        from reelrank.evaluate.tracking import log_to_mlflow
+
+        stage(f"logging to MLflow at {mlflow}")
+        run_id = log_to_mlflow(result, mlflow, report_dir=report, experiment=experiment)
+        if not as_json:
+            err_console.print(f"MLflow run {run_id} (experiment {experiment!r})", highlight=False)
     if as_json:
         print_json(result.to_json())
         return

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -255,6 +255,7 @@ def evaluate(
     params: dict[str, dict[str, Any]] | None = None,
     tune_trials: int | dict[str, int] | None = None,
     tune_timeout: float | None = DEFAULT_TUNE_TIMEOUT,
+    on_stage: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
     """Evaluate models under a named protocol.
 
@@ -289,6 +290,9 @@ def evaluate(
     tune_timeout
         Seconds of tuning for the whole run, shared by the models still to tune (``None``:
         no limit). Each model's default trial runs whatever is left.
+    on_stage
+        Called with a short description as each stage starts (``"splitting"``, ``"item
+        features"``, ``"fitting ease (2/3)"``), for progress lines; ``None``: silent.
 
     Returns
     -------
@@ -315,6 +319,8 @@ def evaluate(
         else:
             display, base, fixed = resolve_model(m)
             specs.append((display, base, {**fixed, **params.get(display, {})}, None))
+    stage = on_stage or (lambda message: None)
+    stage(f"splitting {dataset.name} ({proto.name} protocol)")
     t_split = time.perf_counter()
     splits = proto.make_splits(dataset, None)
     split_seconds = time.perf_counter() - t_split
@@ -337,11 +343,16 @@ def evaluate(
     genres = genre_vectors(dataset)
     primary, lower = _primary(proto)
     folds = [_prepare_fold(proto, s) for s in splits]
+    if ctx.feature_blocks:
+        stage(f"item features ({', '.join(sorted(ctx.feature_blocks))})")
+        _features_for(ctx, folds[0].fit_train)  # cached: the first fit reuses it
 
     results: list[ModelResult] = []
     t_tune_start = time.perf_counter()
     n_tuned = sum(1 for _, base, _, _ in specs if base is not None)
-    for display, base, fixed, inst in specs:
+    for j, (display, base, fixed, inst) in enumerate(specs, start=1):
+        what = "tuning, fitting and scoring" if tune and base is not None else "fitting and scoring"
+        stage(f"{what} {display} ({j}/{len(specs)})")
         timeout = None
         if tune and tune_timeout is not None and base is not None:
             left = tune_timeout - (time.perf_counter() - t_tune_start)
