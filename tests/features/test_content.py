@@ -10,9 +10,11 @@ import scipy.sparse as sp
 from reelrank.features.content import (
     clean_tags,
     decade_matrix,
+    field_tfidf_matrix,
     item_neighbours,
     people_matrix,
     tag_matrix,
+    tfidf_fields,
     tfidf_matrix,
     top_terms,
 )
@@ -140,5 +142,55 @@ def test_top_terms(tagged):
     terms = top_terms(features, 0, 3)
     assert len(terms) == 3
     assert terms[0][1] >= terms[1][1] >= terms[2][1]
-    assert {t for t, _ in top_terms(features, 0, 50)} >= {"toy", "pixar", "toys", "animation"}
-    assert top_terms(features, 4, 5) == [("untitled", pytest.approx(1.0))]
+    got = dict(top_terms(features, 0, 50))
+    assert set(got) >= {"title:toy", "tag:pixar", "tag:toys", "genre:animation"}
+    # title words weigh a quarter of genres, tags and people (TFIDF_FIELD_WEIGHTS)
+    assert got["title:toy"] < got["tag:pixar"] and got["title:toy"] < got["genre:animation"]
+    assert top_terms(features, 4, 5) == [("title:untitled", pytest.approx(1.0))]
+
+
+def test_field_tfidf_known_answer():
+    # title words weigh 0.25, genres 1: a shared genre set outweighs a shared title word
+    fields = {
+        "title": ["toy story", "toy soldiers", "bugs life"],
+        "genre": ["Animation|Children", "Action", "Animation|Children"],
+    }
+    m, terms, _ = field_tfidf_matrix(fields, weights={"title": 0.25, "genre": 1.0})
+    assert "genre:animation" in terms.tolist() and "title:toy" in terms.tolist()
+    sims = (m @ m.T).toarray()
+    np.testing.assert_allclose(np.diag(sims), 1.0, rtol=1e-6)
+    # same genres, no title word in common: 1 * 1 / (0.25 + 1)
+    assert sims[0, 2] == pytest.approx(0.8, abs=1e-5)
+    # one title word in common ("toy", idf ln(4/3)+1 vs ln(4/2)+1), no genre: 0.25 * cos / 1.25
+    idf_toy, idf_rare = np.log(4 / 3) + 1, np.log(4 / 2) + 1
+    title_cos = idf_toy**2 / (idf_toy**2 + idf_rare**2)
+    assert sims[0, 1] == pytest.approx(0.25 * title_cos / 1.25, abs=1e-5)
+    with pytest.raises(ValueError, match="no text"):
+        field_tfidf_matrix({"title": ["", " "]})
+    with pytest.raises(ValueError, match="different lengths"):
+        field_tfidf_matrix({"title": ["a b"], "genre": ["X", "Y"]})
+
+
+def test_title_word_and_tag_word_are_different_terms(tagged):
+    fields = tfidf_fields(tagged.movies, clean_tags(tagged.tags, min_count=1), tagged.people)
+    assert set(fields) >= {"title", "genre", "tag", "person"}
+    _, terms, _ = field_tfidf_matrix(fields)
+    prefixes = {t.split(":", 1)[0] for t in terms}
+    assert prefixes == set(fields)
+
+
+def test_toy_story_content_neighbours_are_animation_not_title_words(bundled):
+    """Known answer on ml-latest-small: Pixar / animation films, not "Toy Soldiers"."""
+    from reelrank.features.builder import build_item_features
+
+    f = build_item_features(bundled)
+    toy = int(bundled.items.index(1))
+    idx, _ = item_neighbours(f.tfidf, k=10, item_idx=np.array([toy]))
+    titles = bundled.movies["title"].to_numpy()[idx[0]].tolist()
+    ids = set(bundled.items.ids(idx[0]).tolist())
+    assert {3114, 78499} <= ids, titles  # Toy Story 2 and 3
+    assert {2355, 4886} & ids, titles  # A Bug's Life, Monsters, Inc.
+    genres = bundled.movies["genres"].to_numpy()[idx[0]]
+    assert all("Animation" in g for g in genres), titles
+    for title_word_match in ("Toy Soldiers", "Toy, The", "Fun", "Story of Us, The"):
+        assert title_word_match not in titles

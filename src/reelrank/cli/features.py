@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,12 @@ import pandas as pd
 import typer
 
 from reelrank.cli.common import console, print_json, source_argument
+from reelrank.cli.serving import json_errors
 from reelrank.errors import ArtifactError, ConfigError, UnknownIdError
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["find_movie", "register"]
-
-_ARTICLE = re.compile(r"^(?P<rest>.*), (?P<art>the|a|an|les|la|le|l'|il|el|die|der|das)$")
 
 
 def _cache_dir() -> Path | None:
@@ -28,42 +26,29 @@ def _cache_dir() -> Path | None:
     return Path(root) / "embeddings" if root else None
 
 
-def _normalise_titles(titles: pd.Series) -> pd.Series:
-    """Lower-case, collapse spaces, and move MovieLens trailing articles to the front."""
-    t = pd.Series(titles, dtype="string").fillna("").str.lower()
-    t = t.str.replace(r"\s+", " ", regex=True).str.strip()
-    return t.str.replace(_ARTICLE, lambda m: f"{m['art']} {m['rest']}", regex=True)
+def find_movie(movies: pd.DataFrame, query: str, popularity: np.ndarray | None = None) -> Any:
+    """The movie ``query`` names, under reelrank's one title rule.
 
+    A thin wrapper over :meth:`reelrank.serving.titles.TitleMatcher.resolve` (the matcher
+    the service, the API and every other command use).
 
-def find_movie(movies: pd.DataFrame, query: str, popularity: np.ndarray | None = None) -> int:
-    """Item index of the movie whose title best matches ``query``.
-
-    An exact match on the normalised title (or "title (year)") wins, the most-rated one
-    first; otherwise rapidfuzz's ``WRatio`` picks the closest "title (year)".
+    Returns
+    -------
+    reelrank.serving.titles.TitleMatch
+        ``item_idx``, ``movie_id``, ``label`` and ``how`` (what the matcher did).
 
     Raises
     ------
+    AmbiguousTitleError
+        Several movies match equally well (they are named).
     UnknownIdError
-        If nothing matches well enough (score < 70).
+        No title matches.
     """
-    from rapidfuzz import fuzz, process
+    from reelrank.serving.titles import TitleMatcher
 
-    q = _normalise_titles(pd.Series([query])).iloc[0]
-    if not q:
+    if not str(query).strip():
         raise UnknownIdError("empty movie title")
-    titles = _normalise_titles(movies["title"])
-    year = pd.Series(movies["year"]).astype("Int64").astype("string")
-    with_year = (titles + " (" + year + ")").fillna(titles)
-    pop = popularity if popularity is not None else np.zeros(len(movies))
-    exact = np.flatnonzero((titles == q).to_numpy() | (with_year == q).to_numpy())
-    if len(exact):
-        return int(exact[np.argmax(pop[exact])])
-    best = process.extractOne(
-        q, with_year.tolist(), scorer=fuzz.WRatio, processor=None, score_cutoff=70
-    )
-    if best is None:
-        raise UnknownIdError(f"no movie title matches {query!r}")
-    return int(best[2])
+    return TitleMatcher(movies, popularity=popularity).resolve(query)
 
 
 def _load_dataset(source: str | None) -> Any:
@@ -126,25 +111,36 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(
             "none",
             "--split",
+            metavar="SPLIT",
             help="'temporal': build from the train part of a temporal 80/20 split "
             "(tags after the cutoff are not used); 'none': the whole dataset.",
         ),
         embeddings: bool = typer.Option(
             False,
             "--embeddings/--no-embeddings",
+            metavar="",
             help="Add the 384-d sentence embedding of each movie's text (slow the first "
             "time, cached in $REELRANK_CACHE/embeddings or ~/.cache/reelrank/embeddings).",
         ),
         all_embeddings: bool = typer.Option(
-            False, "--all-embeddings", help="Also one embedding block per text field."
+            False, "--all-embeddings", metavar="", help="Also one embedding block per text field."
         ),
         neighbours: int = typer.Option(
-            20, "--neighbours", min=0, help="Content neighbours per movie to write (0: none)."
+            20,
+            "--neighbours",
+            min=0,
+            metavar="K",
+            help="Content neighbours per movie to write (0: none).",
         ),
-        out: Path = typer.Option(..., "--out", help="Output directory."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        out: Path = typer.Option(..., "--out", metavar="DIR", help="Output directory."),
+        as_json: bool = typer.Option(
+            False, "--json", metavar="", help="Print the summary as JSON."
+        ),
         force: bool = typer.Option(
-            False, "--force", help="Replace --out even when it is not a features folder."
+            False,
+            "--force",
+            metavar="",
+            help="Replace --out even when it is not a features folder.",
         ),
     ) -> None:
         """Build item features and write them to DIR (features.npz, features.json,
@@ -200,13 +196,22 @@ def register(app: typer.Typer) -> None:
 
     @group.command("show")
     def show(
-        title: str = typer.Argument(..., help="Movie title (fuzzy, e.g. 'toy story')."),
+        title: str = typer.Argument(
+            ...,
+            metavar="TITLE",
+            help="Movie title (fuzzy, e.g. 'toy story'; add the year if several match).",
+        ),
         source: str | None = source_argument(),
         features_dir: Path | None = typer.Option(
-            None, "--features", help="A directory written by `features build` (else built now)."
+            None,
+            "--features",
+            metavar="DIR",
+            help="A directory written by `features build` (else built now).",
         ),
-        n: int = typer.Option(10, "-n", min=1, help="Tags, terms and neighbours to show."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        n: int = typer.Option(
+            10, "-n", min=1, metavar="N", help="Tags, terms and neighbours to show."
+        ),
+        as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
     ) -> None:
         """Show one movie's genres, top tags, top TF-IDF terms and content neighbours.
 
@@ -217,6 +222,8 @@ def register(app: typer.Typer) -> None:
         from reelrank.features.item_features import ItemFeatures
 
         ds = _load_dataset(source)
+        with json_errors(as_json):
+            match = find_movie(ds.movies, title, ds.item_counts())
         if features_dir is not None:
             features = ItemFeatures.load(features_dir)
             if features.n_items != ds.n_items:
@@ -226,7 +233,7 @@ def register(app: typer.Typer) -> None:
                 )
         else:
             features = build_item_features(ds)
-        item = find_movie(ds.movies, title, ds.item_counts())
+        item = match.item_idx
         movie = ds.movies.iloc[item]
         tags = clean_tags(ds.tags, min_count=1)
         mine = tags[tags["item_idx"] == item].head(n)
@@ -247,6 +254,8 @@ def register(app: typer.Typer) -> None:
         ]
         row = features.sparse[item]
         result = {
+            "query": title,
+            "matched": {"movie_id": match.movie_id, "title": match.label, "how": match.how},
             "movie_id": ds.items.ids([item])[0],
             "item_idx": item,
             "title": str(movie["title"]),
@@ -265,6 +274,8 @@ def register(app: typer.Typer) -> None:
             print_json(result)
             return
         year = f" ({result['year']})" if result["year"] is not None else ""
+        if match.how != "exact title":
+            console.print(f"matched {title!r} -> {match.label} ({match.how})", highlight=False)
         console.print(f"[bold]{result['title']}{year}[/bold]  movie_id={result['movie_id']}")
         console.print(f"genres: {', '.join(result['genres']) or '-'}")
         tag_txt = ", ".join(f"{t['tag']} ({t['count']})" for t in result["tags"])

@@ -26,7 +26,7 @@ from reelrank.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["parse_rated", "register", "run_child", "train_artifact"]
+__all__ = ["json_errors", "parse_rated", "register", "run_child", "train_artifact"]
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def _no_match_error(result: Any) -> ConfigError:
 
 
 @contextmanager
-def _json_errors(as_json: bool) -> Iterator[None]:
+def json_errors(as_json: bool) -> Iterator[None]:
     """Under ``--json``, also print a user error as JSON on stdout (then exit 2 as usual).
 
     An ambiguous title gives ``{"error": "ambiguous title", "query": ..., "candidates":
@@ -353,7 +353,7 @@ def register(app: typer.Typer) -> None:
         if user is not None:
             result = service.recommend(user, n)
         else:
-            with _json_errors(as_json):
+            with json_errors(as_json):
                 result = service.recommend_for_ratings(parse_rated(rated), n)
                 if not result.matched:
                     raise _no_match_error(result)
@@ -389,7 +389,7 @@ def register(app: typer.Typer) -> None:
         """
         service = _service(artifact)
         key: int | str = int(movie) if movie.isdigit() else movie
-        with _json_errors(as_json):
+        with json_errors(as_json):
             result = service.similar(key, n, weight)
         if as_json:
             print_json(result.to_dict())
@@ -423,7 +423,7 @@ def register(app: typer.Typer) -> None:
         """
         service = _service(artifact, db)
         key: int | str = int(movie) if movie.isdigit() else movie
-        with _json_errors(as_json):
+        with json_errors(as_json):
             e = service.explain(user, key)
         if as_json:
             print_json(asdict(e))

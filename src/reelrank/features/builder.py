@@ -25,9 +25,10 @@ from reelrank.features.content import (
     TagWeighting,
     clean_tags,
     decade_matrix,
+    field_tfidf_matrix,
     people_matrix,
     tag_matrix,
-    tfidf_matrix,
+    tfidf_fields,
 )
 from reelrank.features.item_features import ItemFeatures
 from reelrank.features.profiles import genre_matrix
@@ -220,10 +221,11 @@ def build_item_features(
     ).astype(str)
 
     t0 = time.perf_counter()
-    docs = tfidf_documents(train.movies, tags)
+    # one vocabulary per field, title words down-weighted (content.TFIDF_FIELD_WEIGHTS)
+    text_fields = tfidf_fields(train.movies, tags, train.people if cfg.include_people else None)
     tfidf = terms = None
-    if any(docs):
-        tfidf, terms, _ = tfidf_matrix(docs, max_features=cfg.tfidf_max_features)
+    if any(d.strip() for docs in text_fields.values() for d in docs):
+        tfidf, terms, _ = field_tfidf_matrix(text_fields, max_features=cfg.tfidf_max_features)
     seconds["tfidf"] = time.perf_counter() - t0
 
     dense: dict[str, np.ndarray] = {}
