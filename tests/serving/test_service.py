@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reelrank.errors import UnknownIdError
+from reelrank.errors import ArtifactError, UnknownIdError
 from reelrank.models import create_model
 from reelrank.serving.ann import FactorIndex, factor_arrays, recall_at_k
 from reelrank.serving.artifact import load_artifact, save_artifact
@@ -69,12 +69,117 @@ def test_titles_and_ids_resolve_the_same(service) -> None:
     assert [m.movie_id for m in a.matched] == [1, 2571]
 
 
-def test_no_match_falls_back_to_popular(service, artifact) -> None:
+def test_no_match_falls_back_to_popular_and_says_so(service, artifact) -> None:
     out = service.recommend_for_ratings({"qqqzzzxx": 5}, 5)
     assert out.unmatched[0].reason == "no matching title"
+    assert out.fallback == "popular" and out.to_dict()["fallback"] == "popular"
     counts = np.bincount(artifact.ratings.indices, minlength=artifact.n_items)
     top = artifact.items.ids(np.argsort(-counts, kind="stable")[:5]).tolist()
     assert [r.movie_id for r in out.recommendations] == top
+    personal = service.recommend_for_ratings({"Toy Story": 5}, 5)
+    assert personal.fallback is None
+
+
+def test_ambiguous_rating_title_names_the_candidates(service) -> None:
+    with pytest.raises(AmbiguousTitleError) as info:
+        service.recommend_for_ratings({"Toy Story": 5, "Heat": 4}, 5)
+    assert info.value.query == "Heat"
+    assert info.value.candidates == [
+        {"movie_id": 6, "title": "Heat", "year": 1995},
+        {"movie_id": 103372, "title": "Heat, The", "year": 2013},
+    ]
+    assert "Heat (1995); Heat, The (2013)" in str(info.value)
+    out = service.recommend_for_ratings({"Heat (1995)": 4}, 5)
+    assert [(m.movie_id, m.how) for m in out.matched] == [(6, "exact title; year 1995")]
+
+
+def test_one_shape_for_users_ratings_and_similar(service) -> None:
+    keys = {"query", "matched", "unmatched", "fallback", "items"}
+    item_keys = {"movie_id", "title", "year", "genres", "score", "reasons"}
+    user = service.recommend(1, 3).to_dict()
+    rated = service.recommend_for_ratings({"toy stroy": 5, 2571: 4}, 3).to_dict()
+    similar = service.similar("Toy Story", 3).to_dict()
+    for out in (user, rated, similar):
+        assert set(out) == keys and len(out["items"]) == 3
+        assert all(item_keys <= set(i) for i in out["items"])
+    assert user["query"] == {
+        "user_id": 1, "n": 3, "exclude_seen": True, "genres": None, "years": None,
+    }  # fmt: skip
+    assert rated["query"]["ratings"] == [
+        {"input": "toy stroy", "rating": 5.0},
+        {"input": "2571", "rating": 4.0},
+    ]
+    assert [m["how"] for m in rated["matched"]] == ["close spelling (score 89)", "movie id"]
+    assert similar["query"]["movie"] == "Toy Story" and similar["matched"][0]["movie_id"] == 1
+    assert "raw_score" not in user["items"][0]  # als shows its raw scores
+
+
+def test_display_scores_become_score_and_raw_score_is_kept(artifact) -> None:
+    svc = RecommenderService(artifact)
+    raw = svc.recommend(1, 5)
+    svc.model = type(artifact.model)()  # same class, a stand-in with a display mapping
+    svc.model.__dict__.update(artifact.model.__dict__)
+    svc.model.display_scores = lambda s: 1 / (1 + np.exp(-np.asarray(s)))  # type: ignore
+    shown = svc.recommend(1, 5)
+    assert [r.movie_id for r in shown] == [r.movie_id for r in raw]
+    assert [r.raw_score for r in shown] == [r.score for r in raw]
+    assert all(0 <= r.score <= 1 for r in shown)
+    assert shown[0].to_dict()["raw_score"] == raw[0].score
+    e = svc.explain(1, 1036)
+    assert e.raw_score is not None
+    assert e.score == pytest.approx(1 / (1 + np.exp(-e.raw_score)), abs=1e-4)
+
+
+def test_low_ratings_are_never_called_liked(service) -> None:
+    assert service.like_threshold == 4.0
+    low = service.recommend_for_ratings({"Toy Story": 5, "Heat (1995)": 0.5}, 10)
+    reasons = " ".join(r for rec in low for r in rec.reasons)
+    assert "Heat" not in reasons
+    assert "because you liked Toy Story (1995) (you rated it 5)" in reasons
+    only_low = service.recommend_for_ratings({"Heat (1995)": 0.5, "Jumanji": 2}, 10)
+    assert only_low.fallback is None
+    assert not any("liked" in r or "you like" in r for rec in only_low for r in rec.reasons)
+
+
+def test_explain_uses_only_liked_movies(artifact, tmp_path: Path) -> None:
+    svc = RecommenderService(artifact, UserStore(tmp_path / "u.db"))
+    user = svc.create_user("low")
+    svc.add_ratings(user.user_id, {"Heat (1995)": 0.5, "Toy Story": 4.5})
+    e = svc.explain(user.user_id, "Toy Story 2")
+    assert [c.movie_id for c in e.liked] == [1] and e.like_threshold == 4.0
+    assert not any("Heat" in r for r in e.reasons)
+    svc.add_ratings(user.user_id, {"Toy Story": 1})
+    e = svc.explain(user.user_id, "Toy Story 2")
+    assert e.liked == [] and "like threshold" in e.reasons[-1]
+
+
+def test_rating_values_follow_the_data_scale(service) -> None:
+    assert service.rating_scale == (0.5, 5.0)
+    assert service.rating_values == [0.5 * k for k in range(1, 11)]
+
+
+def test_from_model_serves_without_files_and_recommend_table(bundled, artifact) -> None:
+    svc = RecommenderService.from_model(artifact.model, bundled, artifact.features)
+    assert "in memory" in str(svc.artifact.path)
+    loaded = RecommenderService(artifact)
+    assert [r.movie_id for r in svc.recommend(1, 10)] == [
+        r.movie_id for r in loaded.recommend(1, 10)
+    ]
+    assert [s.movie_id for s in svc.similar("Toy Story", 5)] == [
+        s.movie_id for s in loaded.similar("Toy Story", 5)
+    ]
+    table = svc.recommend_table([414, 1], n=3)
+    assert table.columns.tolist() == ["user_id", "rank", "movie_id", "title", "score"]
+    assert table["user_id"].tolist() == [414, 414, 414, 1, 1, 1]
+    assert table["rank"].tolist() == [1, 2, 3, 1, 2, 3]
+    assert table[table.user_id == 1]["movie_id"].tolist() == [
+        r.movie_id for r in loaded.recommend(1, 3)
+    ]
+    with pytest.raises(UnknownIdError):
+        svc.recommend_table([123456])
+    unfitted = create_model("pop")
+    with pytest.raises(ArtifactError, match="not fitted"):
+        RecommenderService.from_model(unfitted, bundled)
 
 
 def test_rating_out_of_scale(service) -> None:
@@ -119,6 +224,8 @@ def test_explain(service) -> None:
     assert "Action" in e.shared_genres
     assert e.rank is not None and e.rank >= 1
     assert any("because you liked" in r for r in e.reasons)
+    with pytest.raises(AmbiguousTitleError, match="Heat"):
+        service.explain(1, "Heat")
     rated = service.explain(1, 1)  # user 1 rated Toy Story
     assert rated.reasons[0].startswith("you already rated it")
 

@@ -120,3 +120,36 @@ def test_any_text_gives_a_valid_result(matcher: TitleMatcher, query: str) -> Non
     for c in result.candidates:
         assert 0 <= c.score <= 100
     assert isinstance(normalise_title(query), str)
+
+
+@pytest.mark.parametrize(
+    ("query", "movie_id", "how"),
+    [
+        ("Toy Story", 1, "exact title"),
+        ("the matrix", 2571, "same title ignoring case, punctuation and articles"),
+        ("Matrix 1999", 2571, "same title ignoring case, punctuation and articles; year 1999"),
+        ("toy stroy", 1, "close spelling (score 89)"),
+        ("Heat (1995)", 6, "exact title; year 1995"),
+        ("Star Wars: Episode V", 1196, "the start of the title"),
+    ],
+)
+def test_resolve_says_what_it_did(
+    matcher: TitleMatcher, query: str, movie_id: int, how: str
+) -> None:
+    hit = matcher.resolve(query)
+    assert (hit.movie_id, hit.how) == (movie_id, how)
+
+
+def test_resolve_names_ambiguous_candidates_and_suggests_for_unknown(
+    matcher: TitleMatcher,
+) -> None:
+    from reelrank.errors import AmbiguousTitleError, UnknownIdError
+
+    with pytest.raises(AmbiguousTitleError) as info:
+        matcher.resolve("Star Wars")
+    ids = [c["movie_id"] for c in info.value.candidates]
+    assert {260, 1196, 1210} <= set(ids)
+    assert all(set(c) == {"movie_id", "title", "year"} for c in info.value.candidates)
+    assert "Star Wars: Episode IV - A New Hope (1977)" in str(info.value)
+    with pytest.raises(UnknownIdError, match=r"no movie matches title 'Jumangee Jungel'"):
+        matcher.resolve("Jumangee Jungel")
