@@ -192,6 +192,9 @@ TRIALS: dict[str, int] = {
 }  # fmt: skip
 DEFAULT_TRIALS = 10
 
+#: blend parameters used only when scoring (varied without refitting the components)
+_BLEND_SCORING_KEYS = ("weights", "normalise")
+
 
 # ---------------------------------------------------------------------------- spaces
 def _config_defaults(cls: type[Recommender]) -> dict[str, Any]:
@@ -388,14 +391,15 @@ def tune_model(
                 value = scores[key]
             else:
                 if cls.name == "blend":
-                    # weights act on fitted component scores: fit each component set once
-                    fit_key = repr(sorted((k, v) for k, v in merged.items() if k != "weights"))
+                    # weights and normalisation act on fitted component scores: fit each
+                    # component set once, then only swap the scoring settings
+                    late = {k: merged[k] for k in _BLEND_SCORING_KEYS if k in merged}
+                    fit_key = repr(sorted((k, v) for k, v in merged.items() if k not in late))
                     if fit_key not in fitted_blends:
                         fitted_blends[fit_key] = fit(cls(**merged))
                     model = fitted_blends[fit_key]
-                    model.config = dataclasses.replace(
-                        model.config, weights=tuple(merged.get("weights", ()))
-                    )
+                    late.setdefault("weights", ())
+                    model.config = dataclasses.replace(model.config, **late)
                 else:
                     model = fit(cls(**merged))
                 value = float(score(model))
