@@ -202,3 +202,55 @@ def test_every_protocol_names_its_split_kind_and_peer() -> None:
         assert proto.reference
     for name in ("cornac-100k", "msrec-100k", "stratified", "lightfm-ua"):
         assert any(v in PROTOCOLS[name].reference for v in ("3.0.1", "1.2", "1.17"))
+
+
+TUNE_MODELS = {
+    "surprise-5fold": ["bias"],
+    "cold-items": ["content"],
+    "cold-items-tags": ["content"],
+}
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_tuned_never_below_default_on_validation(ml100k, name: str) -> None:
+    # the default configuration is trial 0, so the chosen one scores at least as well on the
+    # protocol's validation part; the leaderboard shows both validation scores
+    models = TUNE_MODELS.get(name, ["itemknn"])
+    result = R.evaluate(
+        ml100k, name, models, tune=True, progress=False, tune_trials=3, tune_timeout=None
+    )
+    for r in result.results:
+        assert r.error is None, r.error
+        tuning = r.tuning
+        assert tuning["n_trials"] == 3
+        default, best = r.validation_scores
+        lower = result.info["primary_lower_is_better"]
+        assert (best <= default) if lower else (best >= default)
+        assert tuning["sampler"] == "TPE(seed=42)"
+    text = leaderboard_markdown(result)
+    assert f"val {result.primary_metric()} default" in text
+    assert f"val {result.primary_metric()} tuned" in text
+
+
+def test_default_configuration_is_the_first_trial(tiny) -> None:
+    from reelrank.evaluate.tuning import space_for
+    from reelrank.models.knn import ItemKNN
+
+    result = R.evaluate(
+        tiny, "temporal", ["itemknn", "bpr"], tune=True, progress=False, tune_trials=2,
+        tune_timeout=None,
+    )  # fmt: skip
+    knn = result.get("itemknn").tuning
+    defaults = ItemKNN.Config()
+    assert knn["trials"][0]["params"] == {
+        "k": defaults.k, "shrinkage": defaults.shrinkage, "use_ratings": defaults.use_ratings
+    }  # fmt: skip
+    assert knn["default_score"] == knn["trials"][0]["score"]
+    space, _ = space_for("bpr", get_model_class("bpr"), {})
+    assert space["learning_rate"].high >= 0.1 and space["iterations"].high >= 500
+    assert space["factors"].high >= 256
+    # a fixed parameter is never searched, and a range always contains the default
+    space, point = space_for("als", get_model_class("als"), {"factors": 7})
+    assert "factors" not in space
+    reg = space["regularization"]
+    assert reg.low <= point["regularization"] <= reg.high

@@ -2,10 +2,11 @@
 
 A :class:`Protocol` fixes everything that makes two evaluations comparable: how the data is
 split, which test ratings count as relevant, which items a user ranks, and which metrics at
-which cut-offs are reported. Ranking is always over the full candidate set with the user's
-training items excluded; negatives are never sampled. Users without any relevant test item
-cannot be scored by ranking metrics; the runner counts and reports them
-(``n_users_without_relevant``) instead of silently dropping them.
+which cut-offs are reported. Ranking is always over the full candidate set (the user's
+training items excluded, or only the liked ones for cornac's rule); negatives are never
+sampled. Users without any relevant test item cannot be scored by ranking metrics; the runner
+counts and reports them (``n_test_users_without_relevant``) instead of silently dropping
+them.
 
 Metric names are lower-case ``name@k`` (``ndcg@10``, ``recall@20``, ``map@10``,
 ``precision@10``, ``coverage@10``...) or plain names for untruncated metrics (``auc``,
@@ -13,29 +14,43 @@ Metric names are lower-case ``name@k`` (``ndcg@10``, ``recall@20``, ``map@10``,
 
 Protocols (``PROTOCOLS``)
 -------------------------
-``temporal`` (default, any dataset)
+Each names its split kind (``Protocol.split_kind``) and the peer code it reproduces
+(``Protocol.reference``); the conformance tests in ``tests/evaluate/test_conformance_*.py``
+check the peers' own code on the bundled data.
+
+``temporal`` (default, any dataset; temporal)
     Per user, the last 20% of ratings by time are test and the 10% before them validation;
     relevant when rating >= 4; NDCG@10, Recall@20, MAP@10, coverage@10.
-``msrec-100k``
-    Microsoft Recommenders' MovieLens benchmark: ml-100k, ``python_stratified_split`` per item
-    75/25 with seed 42 (reproduced draw for draw from the file order), every test rating
-    relevant, k=10; MAP (Recommenders' ``map``: AP@10 over ``|rel|``), NDCG@10, Precision@10,
+``stratified`` (any dataset; stratified)
+    Microsoft Recommenders 1.2 ``python_stratified_split(ratio=0.75, filter_by="item",
+    seed=42)`` reproduced draw for draw (draws in file order, see :func:`file_row_order`);
+    every test rating relevant; candidates are the movies with a training rating minus the
+    user's; NDCG@10, MAP@10 (Recommenders' ``map``: AP@10 over ``|rel|``), Precision@10,
     Recall@10.
-``cornac-100k``
-    cornac's ``RatioSplit(test_size=0.2, seed=123, exclude_unknowns=True)`` on ml-100k;
-    relevant when rating >= 4; test ratings of users or items unknown to train dropped, and
-    only items known to train are ranked; AUC, MAP (untruncated), NDCG@10, Precision@10,
-    Recall@10, RMSE (rating models).
-``lightfm-ua``
-    ml-100k's ``ua.base`` / ``ua.test``; every test rating positive; Precision@10 and AUC
-    (LightFM's ``precision_at_k`` / ``auc_score`` with train interactions excluded).
-``surprise-5fold``
+``msrec-100k`` (any dataset; stratified)
+    The same protocol with MAP@10 first, as in Recommenders' MovieLens benchmark table
+    (``examples/06_benchmarks``), meant for ml-100k.
+``cornac-100k`` (any dataset; random)
+    cornac 3.0.1 ``RatioSplit(test_size=0.2, rating_threshold=4.0, exclude_unknowns=True,
+    seed=123)`` scored as ``eval_methods.base_method.ranking_eval`` does: relevant when
+    rating >= 4; test ratings of users or items unknown to train dropped; candidates are the
+    items known to train minus the user's training items *rated >= 4* (lower-rated training
+    items stay candidates and count as negatives); AUC (ties lose), MAP (untruncated,
+    ``rankdata(-s, "max")`` ties), NDCG@10, Precision@10, Recall@10, RMSE (rating models).
+``lightfm-ua`` (ml-100k; random)
+    ml-100k's ``ua.base`` / ``ua.test``; every test rating positive; Precision@10 and AUC as
+    LightFM 1.17's ``lightfm.evaluation.precision_at_k`` / ``auc_score`` with train
+    interactions excluded (ties win, as in ``predict_rank``).
+``surprise-5fold`` (ml-100k; random)
     ml-100k's ``u1`` .. ``u5`` folds; RMSE and MAE averaged over folds (rating models).
-``cold-items``
-    20% of the movies with >= 5 ratings held out with all their ratings (seed 42), 10% more
-    for validation; every test user ranks only the cold movies; relevant when rating >= 4;
-    Recall@20, NDCG@20.
-``strong-generalization``
+``cold-items`` (any dataset; cold-items)
+    20% of the movies with >= 5 ratings held out with all their ratings *and tags* (seed 42),
+    10% more for validation; every test user ranks only the cold movies; relevant when
+    rating >= 4; Recall@20, NDCG@20.
+``cold-items-tags`` (any dataset; cold-items)
+    The same held-out movies, but their tags stay in train as catalogue metadata (a new
+    movie that arrives with its tags); ratings are held out as in ``cold-items``.
+``strong-generalization`` (any dataset; cold-users)
     Mult-VAE / EASE: 20% of users held out (10% more for validation, seed 42); 80% of each
     held-out profile is folded in, 20% scored; relevant when rating >= 4 (on half-star data
     that is rating > 3.5); Recall@20, Recall@50, NDCG@100.
