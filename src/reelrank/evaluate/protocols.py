@@ -36,7 +36,9 @@ check the peers' own code on the bundled data.
     rating >= 4; test ratings of users or items unknown to train dropped; candidates are the
     items known to train minus the user's training items *rated >= 4* (lower-rated training
     items stay candidates and count as negatives); AUC (ties lose), MAP (untruncated,
-    ``rankdata(-s, "max")`` ties), NDCG@10, Precision@10, Recall@10, RMSE (rating models).
+    ``rankdata(-s, "max")`` ties), NDCG@10, Precision@10, Recall@10, RMSE (rating models;
+    predictions clipped to the training range, averaged per user as cornac's default
+    ``Experiment(user_based=True)``).
 ``lightfm-ua`` (ml-100k; random)
     ml-100k's ``ua.base`` / ``ua.test``; every test rating positive; Precision@10 and AUC as
     LightFM 1.17's ``lightfm.evaluation.precision_at_k`` / ``auc_score`` with train
@@ -174,6 +176,12 @@ class Protocol:
     auc_ties
         How AUC counts a tied (positive, negative) pair: ``"loss"`` (cornac) or ``"win"``
         (LightFM's ``predict_rank``); see :func:`reelrank.evaluate.metrics.full_ranking_auc_ap`.
+    rating_average
+        RMSE / MAE over all test ratings (``"ratings"``) or per user, then averaged over
+        users (``"users"``: cornac's ``Experiment(user_based=True)``, its default).
+    clip_ratings
+        Clip predicted ratings to the training ratings' range before RMSE / MAE (cornac's
+        ``Recommender.rate(clipping=True)``).
     """
 
     name: str
@@ -190,6 +198,8 @@ class Protocol:
     split_kind: str = "random"
     exclude: str = "train"
     auc_ties: str = "loss"
+    rating_average: str = "ratings"
+    clip_ratings: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -199,6 +209,10 @@ class Protocol:
             raise ValueError(f"split_kind must be one of {SPLIT_KINDS}, not {self.split_kind!r}")
         if self.exclude not in ("train", "train-relevant"):
             raise ValueError(f"bad exclusion rule {self.exclude!r}")
+        if self.auc_ties not in ("loss", "win"):
+            raise ValueError(f"bad AUC tie rule {self.auc_ties!r}")
+        if self.rating_average not in ("ratings", "users"):
+            raise ValueError(f"bad rating average {self.rating_average!r}")
         if self.candidates not in ("all", "known", "cold"):
             raise ValueError(f"bad candidate rule {self.candidates!r}")
         if self.mode not in ("known-users", "fold-in"):
@@ -372,6 +386,8 @@ PROTOCOLS: dict[str, Protocol] = {
             metrics=("auc", "map", "ndcg@10", "precision@10", "recall@10", "rmse"),
             exclude_unknown=True,
             exclude="train-relevant",
+            rating_average="users",
+            clip_ratings=True,
             reference=(
                 "cornac 3.0.1 cornac.eval_methods.RatioSplit(test_size=0.2, rating_threshold=4.0,"
                 " exclude_unknowns=True, seed=123) scored by cornac.eval_methods.base_method."

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from reelrank._fs import atomic_directory
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
 from reelrank.evaluate.protocols import parse_metric
 from reelrank.evaluate.results import EvaluationResult, ModelResult
-from reelrank._fs import atomic_directory
 
 logger = logging.getLogger(__name__)
 

@@ -228,15 +228,28 @@ def _ranking_metrics(
 
 
 def _rating_metrics(
-    model: Recommender, target: Target, metric_names: Sequence[str]
+    model: Recommender,
+    protocol: Protocol,
+    fit_train: Dataset,
+    target: Target,
+    metric_names: Sequence[str],
 ) -> dict[str, np.ndarray | float]:
     part = target.ratings_part
-    pred = model.score(part.user_index_of_entries(), part.interactions.indices.astype(np.int64))
-    err = pred.astype(np.float64) - part.ratings.astype(np.float64)
+    user_idx = part.user_index_of_entries()
+    pred = model.score(user_idx, part.interactions.indices.astype(np.int64)).astype(np.float64)
+    if protocol.clip_ratings and fit_train.n_interactions:
+        pred = np.clip(pred, float(fit_train.ratings.min()), float(fit_train.ratings.max()))
+    err = pred - part.ratings.astype(np.float64)
     out: dict[str, np.ndarray | float] = {}
     for name in metric_names:
         base, _ = parse_metric(name)
-        out[name] = float(np.sqrt(np.mean(err**2))) if base == "rmse" else float(np.abs(err).mean())
+        loss = err**2 if base == "rmse" else np.abs(err)
+        if protocol.rating_average == "users":  # per user, then the mean over users
+            _, inverse = np.unique(user_idx, return_inverse=True)
+            per_user = np.bincount(inverse, loss) / np.bincount(inverse)
+            out[name] = np.sqrt(per_user) if base == "rmse" else per_user
+        else:
+            out[name] = float(np.sqrt(loss.mean())) if base == "rmse" else float(loss.mean())
     return out
 
 
@@ -281,5 +294,5 @@ def score_model(
             )
         )  # fmt: skip
     if rating and model.predicts_ratings and target.ratings_part.n_interactions:
-        out.update(_rating_metrics(model, target, rating))
+        out.update(_rating_metrics(model, protocol, fit_train, target, rating))
     return out
