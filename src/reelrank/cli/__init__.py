@@ -165,7 +165,9 @@ def _usage_line(e: UsageError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``reelrank`` console script; returns the exit status."""
     try:
-        cli_command().main(args=argv, prog_name="reelrank", standalone_mode=False)
+        status = cli_command().main(args=argv, prog_name="reelrank", standalone_mode=False)
+        if isinstance(status, int) and not isinstance(status, bool):
+            return status  # a command's `raise typer.Exit(code)`: click returns the code
     except typer.Exit as e:
         return int(e.exit_code or 0)
     except typer.Abort:
