@@ -30,6 +30,9 @@ Fold-in (new users): a fresh user embedding and bias are fitted by ``fold_in_ste
 Adam steps on the new user's ratings (rating mode: MSE; ranking mode: BPR with seeded
 random negatives) with the item tower frozen; the time features of a new user are zero.
 
+The network itself (towers, time features, the inner validation score) is in
+:mod:`reelrank.models.neural_net`.
+
 Persistence: ``weights.pt`` (the ``state_dict`` only, loaded with ``weights_only=True``)
 plus the base class's ``model.json`` / ``state.npz`` (content arrays, last-interaction
 times, global mean).
@@ -44,88 +47,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ArtifactError
 from reelrank.models.base import ModelConfig, Recommender, register
 from reelrank.models.candidates import genre_matrix_from_movies
+from reelrank.models.neural_net import TwoTower, cyclic_time, last_times, validation_ndcg
 from reelrank.models.rerank import holdout_mask
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["NeuralHybrid", "cyclic_time"]
-
-
-def cyclic_time(ts: np.ndarray) -> np.ndarray:
-    """(n, 4) sin/cos of time of day and day of year; NaN timestamps give zeros."""
-    ts = np.asarray(ts, dtype=np.float64)
-    dt = pd.to_datetime(pd.Series(ts), unit="s", utc=True)
-    hour = (dt.dt.hour + dt.dt.minute / 60.0).to_numpy(dtype=np.float64, na_value=np.nan)
-    doy = dt.dt.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan)
-    out = np.column_stack(
-        [
-            np.sin(2 * np.pi * hour / 24),
-            np.cos(2 * np.pi * hour / 24),
-            np.sin(2 * np.pi * doy / 365.25),
-            np.cos(2 * np.pi * doy / 365.25),
-        ]
-    )
-    return np.nan_to_num(out, nan=0.0).astype(np.float32)
-
-
-def _mlp(d_in: int, hidden: tuple[int, ...], d_out: int, dropout: float) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    d = d_in
-    for h in hidden:
-        layers += [nn.Linear(d, h), nn.ReLU(), nn.Dropout(dropout)]
-        d = h
-    layers.append(nn.Linear(d, d_out))
-    return nn.Sequential(*layers)
-
-
-class _TwoTower(nn.Module):
-    def __init__(
-        self,
-        n_users: int,
-        n_items: int,
-        n_tokens: int,
-        d_text: int,
-        dim: int,
-        hidden: tuple[int, ...],
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        self.user_emb = nn.Embedding(n_users, dim)
-        self.item_emb = nn.Embedding(n_items, dim)
-        self.user_bias = nn.Embedding(n_users, 1)
-        self.item_bias = nn.Embedding(n_items, 1)
-        self.token_emb = nn.Parameter(torch.zeros(max(n_tokens, 1), dim))
-        self.text_proj = nn.Linear(max(d_text, 1), dim, bias=False)
-        self.user_mlp = _mlp(dim + 4, hidden, dim, dropout)
-        self.item_mlp = _mlp(3 * dim, hidden, dim, dropout)
-        for e in (self.user_emb, self.item_emb):
-            nn.init.normal_(e.weight, std=0.05)
-        nn.init.normal_(self.token_emb, std=0.05)
-        nn.init.zeros_(self.user_bias.weight)
-        nn.init.zeros_(self.item_bias.weight)
-
-    def user_vec(self, user_emb: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        return self.user_mlp(torch.cat([user_emb, time], dim=1))
-
-    def item_vec(
-        self, items: torch.Tensor, tokens: torch.Tensor, text: torch.Tensor
-    ) -> torch.Tensor:
-        tok = (
-            torch.sparse.mm(tokens, self.token_emb)
-            if tokens.shape[1]
-            else (torch.zeros(len(items), self.token_emb.shape[1]))
-        )
-        return self.item_mlp(torch.cat([self.item_emb(items), tok, self.text_proj(text)], 1))
 
 
 @register("neural")
@@ -254,7 +189,7 @@ class NeuralHybrid(Recommender):
         ).coalesce()
         self._text_t = torch.from_numpy(self.text_np_)
 
-    def _item_batch(self, net: _TwoTower, items: torch.Tensor) -> torch.Tensor:
+    def _item_batch(self, net: TwoTower, items: torch.Tensor) -> torch.Tensor:
         """Item-tower vectors of a batch (token bag over the whole catalogue: nnz x dim)."""
         tok = torch.sparse.mm(self._tokens_t, net.token_emb)[items]
         return net.item_mlp(
@@ -285,7 +220,7 @@ class NeuralHybrid(Recommender):
         self.net_ = net
         self.net_.eval()
         self._item_cache = None
-        self.last_time_ = _last_times(train)
+        self.last_time_ = last_times(train)
         self.mu_ = float(train.ratings.mean()) if train.n_interactions else 0.0
 
     def _positives(self, ds: Dataset) -> Dataset:
@@ -320,12 +255,12 @@ class NeuralHybrid(Recommender):
 
     def _train(
         self, data: Dataset, val: Dataset | None, epochs: int
-    ) -> tuple[_TwoTower, dict[str, Any]]:
+    ) -> tuple[TwoTower, dict[str, Any]]:
         cfg = self.config
         ranking = cfg.mode == "ranking"
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        net = _TwoTower(
+        net = TwoTower(
             data.n_users,
             data.n_items,
             self.tokens_np_.shape[1],
@@ -377,7 +312,7 @@ class NeuralHybrid(Recommender):
             hist["val_loss"].append(vloss)
             if ranking:
                 assert val is not None
-                ndcg = _val_ndcg(net, self, data, self._positives(val))
+                ndcg = validation_ndcg(net, self, data, self._positives(val))
                 hist["val_ndcg"].append(ndcg)
                 current = ndcg
                 logger.debug("neural epoch %d train %.4f val ndcg@10 %.4f", epoch, total / n, ndcg)
@@ -399,7 +334,7 @@ class NeuralHybrid(Recommender):
 
     def _loss(
         self,
-        net: _TwoTower,
+        net: TwoTower,
         u: torch.Tensor,
         i: torch.Tensor,
         r: torch.Tensor,
@@ -564,7 +499,7 @@ class NeuralHybrid(Recommender):
         except FileNotFoundError:
             raise ArtifactError(f"{path}: missing weights.pt") from None
         n_users = int(weights["user_emb.weight"].shape[0])
-        net = _TwoTower(
+        net = TwoTower(
             n_users,
             int(self.n_items_ or 0),
             self.tokens_np_.shape[1],
@@ -580,52 +515,3 @@ class NeuralHybrid(Recommender):
         net.eval()
         self.net_ = net
         self._item_cache = None
-
-
-def _last_times(ds: Dataset) -> np.ndarray:
-    last = np.full(ds.n_users, np.nan)
-    indptr = ds.interactions.indptr
-    has = np.diff(indptr) > 0
-    if has.any():
-        last[has] = np.maximum.reduceat(ds.timestamps.astype(np.float64), indptr[:-1][has])
-    return last
-
-
-def _val_ndcg(net: _TwoTower, model: NeuralHybrid, train: Dataset, val: Dataset) -> float:
-    """Mean NDCG@10 (binary gains) of ``net`` on the inner validation part.
-
-    Users are scored in blocks against the whole catalogue, their ``train`` items excluded;
-    the user time features are those of their last training interaction, as in ``recommend``.
-    """
-    k = 10
-    rel = val.binary().tocsr()
-    users = np.flatnonzero(np.diff(rel.indptr) > 0)
-    if len(users) == 0:
-        return 0.0
-    seen = train.binary().tocsr()
-    last = _last_times(train)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    total = 0.0
-    with torch.no_grad():
-        ivec = net.item_vec(torch.arange(train.n_items), model._tokens_t, model._text_t)
-        ibias = net.item_bias.weight[:, 0]
-        for start in range(0, len(users), 1024):
-            ub = users[start : start + 1024]
-            uv = net.user_vec(
-                net.user_emb(torch.from_numpy(ub)), torch.from_numpy(cyclic_time(last[ub]))
-            )
-            s = (uv @ ivec.T + ibias[None, :]).numpy()
-            rows, cols = seen[ub].nonzero()
-            s[rows, cols] = -np.inf
-            kk = min(k, s.shape[1])
-            top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
-            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), 1), 1)
-            rel_b = rel[ub].tocoo()
-            n_items = np.int64(s.shape[1])
-            keys = np.arange(len(ub), dtype=np.int64)[:, None] * n_items + top
-            hits = np.isin(keys, rel_b.row.astype(np.int64) * n_items + rel_b.col)
-            dcg = hits.astype(np.float64) @ discounts[:kk]
-            n_rel = np.minimum(np.diff(rel[ub].indptr), kk)
-            ideal = np.cumsum(discounts[:kk])[n_rel - 1]
-            total += float((dcg / ideal).sum())
-    return total / len(users)
