@@ -40,9 +40,10 @@ class _FixedScores(Recommender):
     name = "cornac-scores"
     Config = ModelConfig
 
-    def __init__(self, scores: np.ndarray) -> None:
+    def __init__(self, scores: np.ndarray, *, ratings: bool = False) -> None:
         super().__init__()
         self._scores = scores
+        self.predicts_ratings = ratings  # type: ignore[misc]
 
     def _fit(self, train, features) -> None:
         pass
@@ -54,8 +55,8 @@ class _FixedScores(Recommender):
 @pytest.fixture(scope="module")
 def cornac_run():
     from cornac.eval_methods import RatioSplit
-    from cornac.metrics import AUC, MAP, NDCG, Precision, Recall
-    from cornac.models import BPR, MostPop
+    from cornac.metrics import AUC, MAP, NDCG, RMSE, Precision, Recall
+    from cornac.models import BPR, MF, MostPop
 
     ds = load()
     frame = pd.read_csv(f"{ds.info['source_path']}/ratings.csv")
@@ -71,15 +72,16 @@ def cornac_run():
         data=data, test_size=0.2, rating_threshold=4.0, exclude_unknowns=True, seed=123
     )
     bpr = BPR(k=10, max_iter=50, learning_rate=0.01, lambda_reg=0.01, seed=123)
+    mf = MF(k=10, max_iter=20, seed=123)
     exp = cornac.Experiment(
         eval_method=split,
-        models=[MostPop(), bpr],
-        metrics=[AUC(), MAP(), NDCG(k=10), Precision(k=10), Recall(k=10)],
+        models=[MostPop(), bpr, mf],
+        metrics=[AUC(), MAP(), NDCG(k=10), Precision(k=10), Recall(k=10), RMSE()],
         user_based=True,
     )
     exp.run()
     rows = {r.model_name: r.metric_avg_results for r in exp.result}
-    return ds, split, bpr, rows
+    return ds, split, {"BPR": bpr, "MF": mf}, rows
 
 
 def test_same_split(cornac_run) -> None:
@@ -114,14 +116,29 @@ def test_mostpop_row(cornac_run) -> None:
     _check_row(result.get("pop").metrics, rows["MostPop"])
 
 
-def test_cornac_bpr_scores_give_cornac_bpr_row(cornac_run) -> None:
-    ds, split, bpr, rows = cornac_run
-    # cornac's BPR scores, laid out on reelrank's user and item indices
+def _cornac_scores(ds, split, model) -> np.ndarray:
+    """A cornac model's scores laid out on reelrank's user and item indices."""
     scores = np.full((ds.n_users, ds.n_items), -np.inf, dtype=np.float32)
     train_items = split.train_set.num_items
     raw_items = np.array([k for k, v in sorted(split.global_iid_map.items(), key=lambda x: x[1])])
     item_idx = ds.items.index(raw_items[:train_items].astype(np.int64))
     for raw_user, u in split.train_set.uid_map.items():
-        scores[ds.users.index([int(raw_user)])[0], item_idx] = bpr.score(u)
+        scores[ds.users.index([int(raw_user)])[0], item_idx] = model.score(u)
+    return scores
+
+
+def test_cornac_bpr_scores_give_cornac_bpr_row(cornac_run) -> None:
+    ds, split, models, rows = cornac_run
+    scores = _cornac_scores(ds, split, models["BPR"])
     result = R.evaluate(ds, "cornac-100k", [_FixedScores(scores)], progress=False)
     _check_row(result.get("cornac-scores").metrics, rows["BPR"])
+
+
+def test_cornac_mf_predictions_give_cornac_rmse(cornac_run) -> None:
+    # RMSE: predictions clipped to the training range, averaged per user (user_based=True)
+    ds, split, models, rows = cornac_run
+    scores = _cornac_scores(ds, split, models["MF"])
+    result = R.evaluate(ds, "cornac-100k", [_FixedScores(scores, ratings=True)], progress=False)
+    ours = result.get("cornac-scores").metrics
+    assert ours["rmse"] == pytest.approx(rows["MF"]["RMSE"], abs=1e-5)
+    _check_row(ours, rows["MF"])

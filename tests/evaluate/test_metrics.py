@@ -122,3 +122,42 @@ def test_bad_shapes() -> None:
         M.precision_at_k(np.zeros((2, 3), int), _rel([[1]]), 2)
     with pytest.raises(ValueError, match="k must"):
         M.recall_at_k(np.zeros((1, 3), int), _rel([[1]]), 0)
+
+
+def test_full_ranking_auc_ap_with_ties_by_hand() -> None:
+    # one user, 6 candidates sorted by score with ties; positives: items 11 and 14
+    recs = np.array([[10, 11, 12, 13, 14, 15, -1]])
+    scores = np.array([[5.0, 4.0, 4.0, 3.0, 3.0, 1.0, -np.inf]])
+    rel = _rel([[11, 14]], n_items=20)
+    auc_loss, ap = M.full_ranking_auc_ap(recs, scores, rel, ties="loss")
+    auc_win, _ = M.full_ranking_auc_ap(recs, scores, rel, ties="win")
+    # negatives 10 (5.0), 12 (4.0), 13 (3.0), 15 (1.0): pairs (pos, neg) with pos > neg
+    # 11 (4.0): beats 13, 15 -> 2 (ties with 12 lose); 14 (3.0): beats 15 -> 1 (ties with 13)
+    assert auc_loss[0] == pytest.approx(3 / 8)
+    # ties win: 11 also beats 12, 14 also beats 13 -> 5 of 8
+    assert auc_win[0] == pytest.approx(5 / 8)
+    # cornac's AP: R = rankdata(-s, "max") = 3 for item 11, 5 for item 14; L among positives
+    # = 1 and 2 -> (1/3 + 2/5) / 2
+    assert ap[0] == pytest.approx((1 / 3 + 2 / 5) / 2)
+
+
+def test_full_ranking_auc_ap_equals_cornacs_formulas() -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(3)
+    n_users, n_items = 7, 30
+    scores = rng.integers(0, 6, size=(n_users, n_items)).astype(np.float64)  # many ties
+    recs = np.argsort(-scores, axis=1, kind="stable")
+    sorted_scores = np.take_along_axis(scores, recs, axis=1)
+    rows = [sorted(rng.choice(n_items, size=int(rng.integers(1, 6)), replace=False))
+            for _ in range(n_users)]  # fmt: skip
+    rel = _rel([list(r) for r in rows], n_items=n_items)
+    auc_values, ap = M.full_ranking_auc_ap(recs, sorted_scores, rel, ties="loss")
+    for u in range(n_users):
+        pos = np.isin(np.arange(n_items), rows[u])
+        ps, ns = scores[u, pos], scores[u, ~pos]
+        expected_auc = (ps[:, None] > ns[None, :]).sum() / (len(ps) * len(ns))
+        rank = rankdata(-scores[u], "max")[pos]
+        lower = rankdata(-scores[u, pos], "max")
+        assert auc_values[u] == pytest.approx(expected_auc)
+        assert ap[u] == pytest.approx((lower / rank).mean())

@@ -254,3 +254,20 @@ def test_default_configuration_is_the_first_trial(tiny) -> None:
     assert "factors" not in space
     reg = space["regularization"]
     assert reg.low <= point["regularization"] <= reg.high
+
+
+def test_result_records_provenance_and_flat_views(tiny) -> None:
+    import numpy
+    import scipy
+
+    result = R.evaluate(tiny, "temporal", ["pop"], progress=False)
+    prov = result.to_json()["info"]["provenance"]
+    assert prov["versions"]["numpy"] == numpy.__version__
+    assert prov["versions"]["scipy"] == scipy.__version__
+    assert {"reelrank", "implicit", "lightfm", "lightgbm", "torch", "faiss"} <= set(
+        prov["versions"]
+    )
+    assert "git_commit" in prov
+    flat = result.flat_metrics()
+    assert flat["pop.ndcg@10"] == result.get("pop").metrics["ndcg@10"]
+    assert result.flat_params()["protocol"] == "temporal"
