@@ -137,25 +137,17 @@ def _comparison_chart(frame: pd.DataFrame, metric: str) -> Any:
 
     order = frame["model"].tolist()
     y = alt.Y("model:N", sort=order, title=None)
-    bars = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("value:Q", title=metric),
-            y=y,
-            tooltip=[
-                "model",
-                alt.Tooltip("value:Q", format=".4f"),
-                alt.Tooltip("low:Q", format=".4f", title="95% low"),
-                alt.Tooltip("high:Q", format=".4f", title="95% high"),
-            ],
-        )
+    base = alt.Chart(frame).encode(y=y)
+    bars = base.mark_bar().encode(
+        x=alt.X("value:Q", title=metric),
+        tooltip=[
+            "model",
+            alt.Tooltip("value:Q", format=".4f"),
+            alt.Tooltip("low:Q", format=".4f", title="95% low"),
+            alt.Tooltip("high:Q", format=".4f", title="95% high"),
+        ],
     )
-    errors = (
-        alt.Chart(frame)
-        .mark_errorbar(ticks=True, color="black")
-        .encode(x=alt.X("low:Q", title=metric), x2="high:Q", y=y)
-    )
+    errors = base.mark_rule(color="black", strokeWidth=2).encode(x="low:Q", x2="high:Q")
     return (bars + errors).properties(title=f"{metric} per model (95% interval)")
 
 
@@ -259,6 +251,9 @@ def _compare_tab(report: dict[str, Any] | None) -> None:
         st.altair_chart(_comparison_chart(frame, metric), width="stretch")
         best = "lowest" if lower else "highest"
         st.caption(f"Sorted by {metric}, {best} first; bars show 95% intervals over users.")
+        if "model" in table.columns:  # the table in the chart's order
+            rank = {m: k for k, m in enumerate(frame["model"])}
+            table = table.sort_values("model", key=lambda c: c.map(rank), kind="stable")
     st.dataframe(table, width="stretch", hide_index=True)
 
 
