@@ -4,7 +4,10 @@
 * ``reference/http-api.md`` and ``reference/openapi.json`` from the FastAPI app's OpenAPI
   document (:mod:`gen_openapi`);
 * ``reference/python/<module>.md``: one mkdocstrings page (``::: reelrank.x``) per public
-  module of the package, found by walking it, and the matching navigation entries.
+  module of the package, found by walking it, and the navigation grouped by layer (data,
+  features, models, evaluate, serving, spark); the ``reelrank.cli`` internals are left out
+  (the CLI has its own page). Sphinx roles in the docstrings become cross-references
+  (``docs/griffe_ext.py``).
 
 Nothing here is written to the source tree; the pages exist only in the built site, so they
 can never go stale.
@@ -16,6 +19,7 @@ import importlib.util
 import json
 import logging
 import pkgutil
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -37,16 +41,54 @@ def _load(name: str) -> ModuleType:
     return module
 
 
+#: the reference's sections: (title, package), in the order data flows
+LAYERS: list[tuple[str, str]] = [
+    ("Data", "reelrank.data"),
+    ("Features", "reelrank.features"),
+    ("Models", "reelrank.models"),
+    ("Evaluate", "reelrank.evaluate"),
+    ("Serving", "reelrank.serving"),
+    ("Spark", "reelrank.spark"),
+]
+
+#: packages left out of the Python reference: the command line is documented on its own
+#: page (reference/cli.md), its modules are thin wrappers, not an API
+INTERNAL = ("reelrank.cli",)
+
+
 def public_modules() -> list[str]:
-    """Dotted names of every public module of ``reelrank`` (no ``_private`` parts), sorted."""
+    """Dotted names of every public module of ``reelrank``, sorted.
+
+    Private modules (a ``_part`` anywhere in the name) and the :data:`INTERNAL` packages
+    are left out.
+    """
     import reelrank
 
     names = ["reelrank"]
     for info in pkgutil.walk_packages(reelrank.__path__, prefix="reelrank."):
         if any(part.startswith("_") for part in info.name.split(".")):
             continue
+        if any(info.name == p or info.name.startswith(p + ".") for p in INTERNAL):
+            continue
         names.append(info.name)
     return sorted(names)
+
+
+def layer_of(name: str) -> str:
+    """The reference section of module ``name`` (``"Core"`` for the top-level modules)."""
+    for title, package in LAYERS:
+        if name == package or name.startswith(package + "."):
+            return title
+    return "Core"
+
+
+def grouped_modules(names: list[str]) -> dict[str, list[str]]:
+    """Section title -> its modules (the layer's package first), in :data:`LAYERS` order."""
+    groups: dict[str, list[str]] = {title: [] for title, _ in LAYERS}
+    groups["Core"] = []
+    for name in names:
+        groups[layer_of(name)].append(name)
+    return {title: mods for title, mods in groups.items() if mods}
 
 
 def _module_page(name: str) -> str:
@@ -56,18 +98,36 @@ def _module_page(name: str) -> str:
 def _python_index(names: list[str]) -> str:
     lines = [
         "# Python API\n",
-        "Generated from the docstrings of every public module (numpydoc style). Data flows "
-        "one way: `data` -> `features` -> `models` -> `evaluate` / `serving`.\n",
+        "Generated from the docstrings of every public module (numpydoc style), grouped by "
+        "layer. Data flows one way: `data` -> `features` -> `models` -> `evaluate` / "
+        "`serving`; `spark` runs the collaborative part on a cluster. The command line has "
+        "its own [reference](../cli.md).\n",
     ]
-    lines += [f"- [`{n}`]({n}.md)" for n in names]
+    for title, mods in grouped_modules(names).items():
+        lines.append(f"\n## {title}\n")
+        lines += [f"- [`{n}`]({n}.md){_summary(n)}" for n in mods]
     return "\n".join(lines) + "\n"
 
 
+def _summary(name: str) -> str:
+    """`` - <first line of the module docstring>`` (plain text), or nothing."""
+    import importlib
+
+    try:
+        doc = importlib.import_module(name).__doc__ or ""
+    except Exception:  # pragma: no cover - an optional dependency missing
+        return ""
+    first = doc.strip().split("\n\n", 1)[0].replace("\n", " ").strip()
+    first = re.sub(r":[a-z]+:`~?\.?([^`]+)`", r"`\1`", first).replace("``", "`")
+    return f": {first}" if first else ""
+
+
 def on_config(config: Any) -> Any:
-    """Fill the "Python API" navigation section with one page per public module."""
-    names = public_modules()
+    """Fill the "Python API" navigation section: an overview, then one section per layer."""
+    groups = grouped_modules(public_modules())
     entries: list[Any] = [{"Overview": "reference/python/index.md"}]
-    entries += [{n: f"reference/python/{n}.md"} for n in names]
+    for title, mods in groups.items():
+        entries.append({title: [{n: f"reference/python/{n}.md"} for n in mods]})
     for item in config["nav"] or []:
         if isinstance(item, dict) and "Reference" in item:
             for sub in item["Reference"]:
