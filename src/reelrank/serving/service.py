@@ -120,12 +120,14 @@ class RecommenderService(StoredUsers):
     >>> import pandas as pd
     >>> from reelrank.data.dataset import Dataset
     >>> from reelrank.models import create_model
-    >>> ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 20, 10, 30, 20],
+    >>> ratings = pd.DataFrame({"userId": [1, 1, 2, 2, 3], "movieId": [10, 20, 10, 30, 20],
     ...                         "rating": [5.0, 4.0, 4.5, 2.0, 3.0]})
-    >>> data = Dataset.from_ratings(ratings)  # doctest: +SKIP
-    >>> model = create_model("pop").fit(data)  # doctest: +SKIP
-    >>> service = RecommenderService.from_model(model, data)  # doctest: +SKIP
-    >>> service.recommend_table([1, 2], n=2)  # doctest: +SKIP
+    >>> data = Dataset.from_ratings(ratings)
+    >>> service = RecommenderService.from_model(create_model("pop").fit(data), data)
+    >>> service.recommend_table([1, 2], n=1)[["user_id", "rank", "movie_id"]]
+       user_id  rank  movie_id
+    0        1     1        30
+    1        2     1        20
     """
 
     def __init__(

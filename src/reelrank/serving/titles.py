@@ -61,7 +61,7 @@ def normalise_title(title: str) -> str:
     >>> normalise_title("The Matrix!")
     'matrix'
     >>> normalise_title("Amélie (Fabuleux destin d'Amélie Poulain, Le)")
-    'amelie fabuleux destin d amelie poulain'
+    'amelie fabuleux destin d amelie poulain le'
     """
     text = _strip_accents(str(title)).strip()
     text = _TRAILING_ARTICLE.sub(" ", text)
