@@ -61,7 +61,16 @@ Rating = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
 class RatingIn(BaseModel):
     """One rating: give either ``title`` or ``movie_id``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"title": "Toy Story", "rating": 5},
+                {"movie_id": 260, "rating": 4.5},
+                {"title": "Heat (1995)", "rating": 2},
+            ]
+        },
+    )
 
     title: Title | None = None
     movie_id: Id | None = None
@@ -80,7 +89,27 @@ Ratings = Annotated[list[RatingIn], Field(min_length=1, max_length=MAX_RATINGS)]
 class RatingsRequest(BaseModel):
     """Body of ``POST /recommendations``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ratings": [
+                        {"title": "Toy Story", "rating": 5},
+                        {"movie_id": 260, "rating": 4},
+                    ],
+                    "n": 10,
+                },
+                {
+                    "ratings": [{"title": "The Matrix", "rating": 5}],
+                    "n": 5,
+                    "genres": ["Comedy"],
+                    "year_min": 1990,
+                    "year_max": 1999,
+                },
+            ]
+        },
+    )
 
     ratings: Ratings
     n: Annotated[int, Field(ge=1, le=MAX_N)] = 10
@@ -93,7 +122,14 @@ class RatingsRequest(BaseModel):
 class UserRatingsRequest(BaseModel):
     """Body of ``POST /users/{user_id}/ratings``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"ratings": [{"title": "Toy Story", "rating": 5}, {"movie_id": 2571, "rating": 4}]}
+            ]
+        },
+    )
 
     ratings: Ratings
 
@@ -101,7 +137,7 @@ class UserRatingsRequest(BaseModel):
 class NewUser(BaseModel):
     """Body of ``POST /users`` (``{}`` for a user without a name)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "ann"}, {}]})
 
     name: Annotated[str, Field(max_length=200)] | None = None
 
