@@ -88,3 +88,81 @@ def test_console_script_exit_status() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "No such command" in result.stderr
+
+
+# ---------------------------------------------------------------------------- help text
+def _commands() -> list[tuple[list[str], object]]:
+    from reelrank.cli import cli_command
+
+    out: list[tuple[list[str], object]] = []
+
+    def walk(cmd: object, path: list[str]) -> None:
+        out.append((path, cmd))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(cli_command(), [])
+    return out
+
+
+def test_every_option_and_argument_has_help() -> None:
+    missing = []
+    for path, cmd in _commands():
+        ctx = cmd.context_class(cmd, info_name="reelrank")  # type: ignore[attr-defined]
+        for param in cmd.get_params(ctx):  # type: ignore[attr-defined]
+            if param.name != "help" and not (getattr(param, "help", None) or "").strip():
+                missing.append(f"reelrank {' '.join(path)} {param.name}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("argv", [[], ["recommend"], ["train"], ["recommend-all"], ["data"]])
+def test_help_has_no_type_placeholders(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _ = _run(capsys, *argv, "--help")
+    assert code == 0
+    for placeholder in ("<bool>", "<int>", "<str>", "<path>", "<float>"):
+        assert placeholder not in out
+    if argv == ["recommend"]:
+        assert "Usage: reelrank recommend [OPTIONS] {ARTIFACT}" in out
+
+
+def test_square_brackets_in_help_survive_rich_markup(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    _, out, _ = _run(capsys, "train", "--help")
+    assert "pip install 'reelrank[spark]'" in out
+
+
+def test_command_summaries_are_one_paragraph(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    _, out, _ = _run(capsys, "--help")
+    line = next(x for x in out.splitlines() if "recommend-all" in x)
+    assert "(columns user_id, rank, movie_id, score)" in line  # not cut at a docstring break
+
+
+def test_recommend_all_defaults_to_the_local_engine_and_als_defaults(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import json
+
+    from reelrank.models.als import ALS
+
+    out = tmp_path / "recs.parquet"
+    code = main(["recommend-all", "-n", "3", "--iterations", "2", "--out", str(out), "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    cfg = ALS().config
+    assert summary["engine"] == "local"
+    assert summary["als"] == {
+        "factors": cfg.factors,
+        "regularization": cfg.regularization,
+        "alpha": cfg.alpha,
+        "iterations": 2,
+        "random_state": 42,
+    }
+    assert out.is_file() and summary["n_rows"] == 3 * summary["n_users"]

@@ -133,11 +133,12 @@ def _polish(command: Any) -> Any:
     for param in command.get_params(ctx):
         if rich_markup and getattr(param, "help", None):
             param.help = escape(param.help)
+        if param.param_type_name == "argument":
+            param.metavar = param.metavar or param.name.upper()
+            param.display_type_rich = _no_type  # the capitalised name says enough
+            continue
         if param.metavar is not None:
             continue
-        if param.param_type_name == "argument":
-            param.metavar = param.name.upper()
-            param.display_type_rich = _no_type  # the capitalised name says enough
         elif getattr(param, "is_flag", False) or getattr(param, "count", False):
             param.metavar = ""
         elif hasattr(param, "display_type"):
