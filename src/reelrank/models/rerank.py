@@ -1,53 +1,57 @@
 """The flagship two-stage hybrid: candidate generators + a learning-to-rank re-ranker.
 
 Stage 1 (:mod:`reelrank.models.candidates`): ALS, EASE (item-kNN on big catalogues), the
-content model and popularity each propose their top-``N`` unseen movies; the union is the
+content model, a content-only LightFM (item features, no identity features: it scores cold
+movies) and popularity each propose their top-``N`` unseen movies; the union is the
 candidate set. Stage 2: a LightGBM LambdaRank model (or a logistic regression) re-scores
-every candidate from the pair features documented in :mod:`reelrank.models.candidates`.
+every candidate from the pair features documented in :mod:`reelrank.models.pair_features`.
 
 Training (inside :meth:`HybridRanker.fit`, so evaluation protocols never leak):
 
-1. ``train`` is split by time per user: each user's last ``holdout_ratio`` of ratings (users
-   with at least ``min_user_interactions``) are the *label* part, the rest the *history*.
-2. The generators and the item statistics are fitted on the history only.
-3. For each label user, pairs = union of the generators' candidates + the held-out items
-   (``include_missed_positives``) + ``n_random_negatives`` random unseen items. Labels:
-   2 for held-out ratings >= ``positive_threshold``, 1 for other held-out ratings (0/1 with
-   ``graded_labels=False``), 0 for every other pair (negatives are never held-out items).
-4. The ranker is trained grouped by user with early stopping on NDCG@10 of a user-level
-   inner validation hold-out of the groups.
-5. The generators and the statistics are refitted on the whole ``train`` for serving.
+1. An inner label hold-out is cut from ``train`` the way the protocol cuts its test part
+   (``label_split``, :mod:`reelrank.models.hybrid_labels`): per-user latest ratings
+   (``"temporal"``), random ratings per user (``"random"``) or whole items (``"items"``);
+   ``cold_item_share`` more items can lose their history (simulated cold items, DropoutNet).
+   :meth:`HybridRanker.for_protocol` picks the cut and the relevance rule from the
+   protocol's :class:`~reelrank.models.base.TrainingHint`.
+2. The generators and the item statistics are fitted on the history part only.
+3. For each label user, pairs = the first stage's candidates + the held-out items
+   (``include_missed_positives``) + ``n_random_negatives`` random unseen items, labelled by
+   the relevance rule (``positive_threshold``; :func:`~reelrank.models.hybrid_labels.grade_labels`).
+4. The ranker is trained grouped by user, early-stopped on NDCG@10 of a user-level inner
+   validation part of the groups.
+5. Safety net (:mod:`reelrank.models.hybrid_select`): on those validation users the ranker
+   is compared with every generator alone and with a tuned blend of the generators; if it
+   does not win, the best of those is served instead (``fit_info_["serving"]``).
+6. A Platt calibration of the served scores on the validation pairs gives
+   :meth:`HybridRanker.display_scores` (probabilities in [0, 1], same order).
+7. The generators and the statistics are refitted on the whole ``train`` for serving
+   (``refit_generators``; without it the history-fitted generators score users from their
+   whole training ratings: fold-in for ALS / LightFM, directly for the item-based ones).
 
 Persistence: ``model.json`` / ``state.npz`` / ``seen.npz`` (base class), ``hybrid.json``
-(feature names, generators, ranker meta), ``generators/<name>/`` (each generator's own
-artifact), ``features/`` (the item features used), ``ranker.txt`` (LightGBM text model) or
-the logistic coefficients in ``state.npz``. No pickles.
+(feature names, generators, ranker meta, serving mode, calibration), ``generators/<name>/``
+(each generator's own artifact), ``features/`` (the item features used), ``ranker.txt``
+(LightGBM text model) or the logistic coefficients in ``state.npz``. No pickles.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ArtifactError, ConfigError
 from reelrank.features.item_features import ItemFeatures
-from reelrank.models.base import (
-    ModelConfig,
-    NotFittedError,
-    Recommender,
-    load_model,
-    register,
-)
+from reelrank.models.base import Recommender, TrainingHint, register
+from reelrank.models.calibration import PlattCalibrator
 from reelrank.models.candidates import (
     CandidateGenerator,
     FirstStage,
@@ -56,164 +60,53 @@ from reelrank.models.candidates import (
     first_stage,
     parse_generators,
 )
+from reelrank.models.hybrid_config import HybridConfig
+from reelrank.models.hybrid_io import hybrid_state, load_hybrid_files, save_hybrid_files
+from reelrank.models.hybrid_labels import (
+    InnerSplit,
+    holdout_mask,
+    inner_split,
+)
+from reelrank.models.hybrid_labels import random_negatives as _random_negatives
+from reelrank.models.hybrid_labels import sample_label_users as _sample_label_users
+from reelrank.models.hybrid_select import (
+    ServingChoice,
+    blend_scores,
+    choose_serving,
+    group_ndcg,
+    ndcg_at_k_groups,
+)
+from reelrank.models.hybrid_train import (
+    PAIR_META_COLUMNS,
+    build_pair_frame,
+    train_ranker,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["HybridRanker", "holdout_mask", "ndcg_at_k_groups"]
 
+# kept importable from here (older callers and tests)
+_ = (_random_negatives, _sample_label_users)
 
-def holdout_mask(ds: Dataset, ratio: float, min_interactions: int) -> np.ndarray:
-    """Boolean mask (aligned with CSR data) of each user's last ``ratio`` of interactions.
+#: label split used for each protocol split kind (see HybridRanker.for_protocol)
+LABEL_SPLIT_FOR_KIND = {
+    "temporal": "temporal",
+    "random": "random",
+    "stratified": "random",
+    "cold-items": "items",
+    "cold-users": "random",
+}
 
-    Users with fewer than ``min_interactions`` keep everything in the history. At least one
-    interaction is held out per eligible user; ties in time are broken by item index.
-    """
-    users = ds.user_index_of_entries()
-    order = np.lexsort((ds.interactions.indices, ds.timestamps, users))
-    counts = ds.user_counts()
-    starts = ds.interactions.indptr[:-1]
-    pos = np.empty(len(order), dtype=np.int64)
-    pos[order] = np.arange(len(order)) - starts[users[order]]
-    n_hold = np.ceil(counts * ratio).astype(np.int64)
-    n_hold[counts < max(min_interactions, 2)] = 0
-    return pos >= (counts - n_hold)[users]
-
-
-def ndcg_at_k_groups(
-    scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 10
-) -> float:
-    """Mean NDCG@k over groups (exponential gain), groups given as sizes in order."""
-    out = []
-    start = 0
-    for g in groups:
-        s, y = scores[start : start + g], labels[start : start + g]
-        start += g
-        if y.max(initial=0) <= 0:
-            continue
-        top = np.argsort(-s, kind="stable")[:k]
-        disc = 1.0 / np.log2(np.arange(2, k + 2))
-        dcg = ((2.0 ** y[top] - 1) * disc[: len(top)]).sum()
-        ideal = np.sort(y)[::-1][:k]
-        idcg = ((2.0**ideal - 1) * disc[: len(ideal)]).sum()
-        out.append(dcg / idcg)
-    return float(np.mean(out)) if out else float("nan")
+#: hyper-parameters the hybrid gives its generators unless ``generator_params`` says otherwise
+DEFAULT_GENERATOR_PARAMS: dict[str, dict[str, Any]] = {"lightfm": {"item_identity": False}}
 
 
 @register("hybrid")
 class HybridRanker(Recommender):
     """Two-stage hybrid: union of generator candidates re-ranked by LightGBM LambdaRank."""
 
-    @dataclass(frozen=True)
-    class Config(ModelConfig):
-        """Hyper-parameters of :class:`HybridRanker`.
-
-        Attributes
-        ----------
-        generators
-            ``"name:N,..."``: registered first-stage models and their top-N.
-        generator_params
-            Per-generator hyper-parameters ``{name: {param: value}}``.
-        content_kind
-            Item vectors of the ``content`` generator: ``"auto"``, ``"embedding"``, ``"tfidf"``.
-        use_embeddings
-            Ask for sentence embeddings (feature block ``"embedding"``) in ``fit``.
-        ease_max_items
-            Catalogue size above which ``itemknn`` replaces ``ease``.
-        holdout_ratio
-            Share of each user's latest training ratings used as ranker labels.
-        min_user_interactions
-            Users with fewer training ratings give no label groups.
-        max_label_users
-            When set, only a random sample (seeded) of this many eligible users gives label
-            groups (the others keep all their ratings in the history): bounds the pair
-            count, and so the ranker's training time and memory, on big data.
-        positive_threshold
-            Held-out ratings at or above this get the top label (None: all held-out items).
-        graded_labels
-            Label 2 / 1 / 0 (liked held-out / other held-out / rest) instead of 1 / 0.
-        n_random_negatives
-            Random unseen non-held-out items added per label user.
-        include_missed_positives
-            Add held-out items that no generator proposed to the training pairs.
-        like_threshold, max_liked
-            Which rated movies count as liked for the content features.
-        ranker
-            ``"lgbm"`` (LambdaRank) or ``"logistic"``.
-        n_estimators, learning_rate, num_leaves, min_child_samples, colsample_bytree
-            LightGBM settings.
-        early_stopping_rounds
-            Stop when inner-validation NDCG@10 has not improved for this many rounds.
-        inner_val_fraction
-            Share of label users held out for early stopping.
-        logistic_c
-            Inverse regularisation strength of the logistic ranker.
-        n_jobs
-            LightGBM threads.
-        featurize_batch
-            Users per featurisation block.
-        seed
-            Seeds the generators, negatives, inner split and LightGBM.
-        """
-
-        generators: str = "als:200,ease:200,content:100,pop:50"
-        generator_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-        content_kind: str = "auto"
-        use_embeddings: bool = True
-        ease_max_items: int = 20_000
-        holdout_ratio: float = 0.2
-        min_user_interactions: int = 5
-        max_label_users: int | None = None
-        positive_threshold: float | None = 4.0
-        graded_labels: bool = True
-        n_random_negatives: int = 20
-        include_missed_positives: bool = True
-        like_threshold: float = 4.0
-        max_liked: int = 100
-        ranker: str = "lgbm"
-        n_estimators: int = 400
-        learning_rate: float = 0.05
-        num_leaves: int = 31
-        min_child_samples: int = 20
-        colsample_bytree: float = 0.8
-        early_stopping_rounds: int = 40
-        inner_val_fraction: float = 0.2
-        logistic_c: float = 1.0
-        n_jobs: int = 2
-        featurize_batch: int = 128
-        seed: int = 42
-
-        def validate(self) -> None:
-            """Check the values."""
-            parse_generators(self.generators)
-            if not isinstance(self.generator_params, dict):
-                raise ValueError("generator_params must be a mapping name -> params")
-            if self.content_kind not in ("auto", "embedding", "tfidf"):
-                raise ValueError("content_kind must be 'auto', 'embedding' or 'tfidf'")
-            if not 0 < self.holdout_ratio < 1:
-                raise ValueError("holdout_ratio must be in (0, 1)")
-            if not 0 < self.inner_val_fraction < 1:
-                raise ValueError("inner_val_fraction must be in (0, 1)")
-            if self.ranker not in ("lgbm", "logistic"):
-                raise ValueError("ranker must be 'lgbm' or 'logistic'")
-            for name in ("n_random_negatives", "min_user_interactions"):
-                if getattr(self, name) < 0:
-                    raise ValueError(f"{name} must be >= 0")
-            for name in (
-                "n_estimators",
-                "num_leaves",
-                "max_liked",
-                "featurize_batch",
-                "early_stopping_rounds",
-                "n_jobs",
-                "min_child_samples",
-            ):
-                if getattr(self, name) < 1:
-                    raise ValueError(f"{name} must be >= 1")
-            if self.max_label_users is not None and self.max_label_users < 2:
-                raise ValueError("max_label_users must be >= 2 (or None for every user)")
-            if self.learning_rate <= 0 or self.logistic_c <= 0:
-                raise ValueError("learning_rate and logistic_c must be > 0")
-
+    Config = HybridConfig
     config: Config
     batch_size = 128
 
@@ -221,12 +114,32 @@ class HybridRanker(Recommender):
         """Sentence embeddings when ``use_embeddings``."""
         return {"embedding"} if self.config.use_embeddings else set()
 
+    def for_protocol(self, hint: TrainingHint) -> HybridRanker:
+        """A new, unfitted hybrid whose inner hold-out and labels follow the protocol.
+
+        ``random`` / ``stratified`` splits give ``label_split="random"``, ``temporal`` gives
+        ``"temporal"``, ``cold-items`` gives ``"items"`` (whole items held out, their
+        candidates restricted to them) and ``cold-users`` gives ``"random"`` (held-out users
+        are scored from a random part of their profile, so a random per-user hold-out is
+        what their fold-in looks like). ``positive_threshold`` is the protocol's relevance
+        rule (``None``: every rating relevant).
+        """
+        cfg = dataclasses.replace(
+            self.config,
+            label_split=LABEL_SPLIT_FOR_KIND[hint.split_kind],
+            positive_threshold=hint.positive_threshold,
+        )
+        return type(self)(cfg)
+
     # ------------------------------------------------------------------ pieces
     def _generator(self) -> CandidateGenerator:
         cfg = self.config
+        params = {k: dict(v) for k, v in DEFAULT_GENERATOR_PARAMS.items()}
+        for name, p in cfg.generator_params.items():
+            params[name] = {**params.get(name, {}), **p}
         return CandidateGenerator(
             parse_generators(cfg.generators),
-            cfg.generator_params,
+            params,
             content_kind=cfg.content_kind,
             ease_max_items=cfg.ease_max_items,
             seed=cfg.seed,
@@ -237,221 +150,158 @@ class HybridRanker(Recommender):
             like_threshold=self.config.like_threshold, max_liked=self.config.max_liked
         )
 
+    def _inner_split(self, train: Dataset) -> InnerSplit:
+        cfg = self.config
+        return inner_split(
+            train,
+            cfg.label_split,
+            ratio=cfg.holdout_ratio,
+            min_user_interactions=cfg.min_user_interactions,
+            min_item_ratings=cfg.min_item_ratings,
+            cold_item_share=cfg.cold_item_share,
+            max_label_users=cfg.max_label_users,
+            seed=cfg.seed,
+        )
+
     # ------------------------------------------------------------------ training pairs
     def build_pairs(self, train: Dataset, features: ItemFeatures | None = None) -> pd.DataFrame:
-        """Labelled (user, candidate) pairs from a time hold-out inside ``train``.
+        """Labelled (user, candidate) pairs from the inner hold-out of ``train``.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``user_idx``, ``item_idx``, ``label``, ``group`` (0-based group number,
-            one per user, pairs contiguous), ``in_candidates`` and the feature columns.
+            Columns ``user_idx``, ``item_idx``, ``label``, ``relevant``, ``n_relevant``,
+            ``group`` (0-based group number, one per user, pairs contiguous),
+            ``in_candidates`` and the feature columns
+            (see :func:`reelrank.models.hybrid_train.build_pair_frame`).
         """
-        cfg = self.config
-        label_mask = holdout_mask(train, cfg.holdout_ratio, cfg.min_user_interactions)
-        if not label_mask.any():
-            raise ConfigError(
-                f"hybrid: no user has >= {cfg.min_user_interactions} training ratings to "
-                "hold out labels from; lower min_user_interactions"
-            )
-        if cfg.max_label_users is not None:
-            label_mask = _sample_label_users(train, label_mask, cfg.max_label_users, cfg.seed)
-        history = train.with_interactions(~label_mask)
-        labels = train.with_interactions(label_mask)
-        gen = self._generator().fit(history, features)
-        featurizer = self._featurizer().fit(history, features)
-        return self._pairs_from(gen, featurizer, history, labels)
+        pairs, _, _ = self._build(train, features)
+        return pairs
 
-    def _pairs_from(
-        self, gen: CandidateGenerator, featurizer: PairFeaturizer, history: Dataset, labels: Dataset
-    ) -> pd.DataFrame:
-        cfg = self.config
-        rng = np.random.default_rng(cfg.seed)
-        hist = UserHistory.from_dataset(history)
-        seen = history.binary()
-        lab = labels.interactions
-        if cfg.positive_threshold is None:
-            grade = np.ones(lab.nnz, np.float32)
-        elif cfg.graded_labels:
-            grade = np.where(lab.data >= cfg.positive_threshold, 2.0, 1.0).astype(np.float32)
-        else:
-            grade = (lab.data >= cfg.positive_threshold).astype(np.float32)
-        grades = sp.csr_matrix((grade, lab.indices, lab.indptr), shape=lab.shape)
-        users = np.flatnonzero(np.diff(lab.indptr) > 0)
-        n_items = history.n_items
-        frames = []
-        for start in tqdm(
-            range(0, len(users), cfg.featurize_batch),
-            desc="hybrid pairs",
-            disable=len(users) < 2000,
-            leave=False,
-        ):
-            batch = users[start : start + cfg.featurize_batch]
-            seen_b = seen[batch]
-            grades_b = grades[batch]
-            lab_b = lab[batch]
-            extra_r, extra_i = [], []
-            if cfg.include_missed_positives:
-                extra_r.append(np.repeat(np.arange(len(batch)), np.diff(lab_b.indptr)))
-                extra_i.append(lab_b.indices.astype(np.int64))
-            if cfg.n_random_negatives:
-                r, i = _random_negatives(rng, seen_b + lab_b, n_items, cfg.n_random_negatives)
-                extra_r.append(r)
-                extra_i.append(i)
-            extra = None
-            if extra_r:
-                extra = (np.concatenate(extra_r), np.concatenate(extra_i))
-            fs = first_stage(
-                {g: _known_scorer(m, batch) for g, m in gen.models_.items()},
-                gen.n_,
-                len(batch),
-                n_items,
-                seen=seen_b,
-                extra=extra,
-            )
-            feats = featurizer.transform(hist.rows(batch), fs.row, fs.item_idx)
-            label = np.asarray(grades_b[fs.row, fs.item_idx]).ravel().astype(np.float32)
-            frame = pd.DataFrame(
-                {
-                    "user_idx": batch[fs.row],
-                    "item_idx": fs.item_idx,
-                    "label": label,
-                    "in_candidates": fs.in_union,
-                }
-            )
-            frame = pd.concat([frame, pd.DataFrame(fs.gen_features), pd.DataFrame(feats)], axis=1)
-            frames.append(frame)
-        pairs = pd.concat(frames, ignore_index=True)
-        pairs["group"] = pd.factorize(pairs["user_idx"])[0].astype(np.int64)
-        front = ["user_idx", "item_idx", "label", "group", "in_candidates"]
-        return pairs[front + [c for c in pairs.columns if c not in front]]
+    def _build(
+        self, train: Dataset, features: ItemFeatures | None
+    ) -> tuple[pd.DataFrame, CandidateGenerator, InnerSplit]:
+        split = self._inner_split(train)
+        gen = self._generator().fit(split.history, features)
+        featurizer = self._featurizer().fit(split.history, features)
+        return build_pair_frame(self.config, gen, featurizer, split), gen, split
+
+    def _training_labels(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Labels the ranker trains on (the true ones; a test overrides to shuffle them)."""
+        return labels
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: Dataset, features: ItemFeatures | None) -> None:
-        t0 = time.perf_counter()
-        pairs = self.build_pairs(train, features)
-        feature_names = [
-            c
-            for c in pairs.columns
-            if c not in ("user_idx", "item_idx", "label", "group", "in_candidates")
-        ]
-        t1 = time.perf_counter()
-        self._train_ranker(pairs, feature_names)
-        t2 = time.perf_counter()
-        self.generator_ = self._generator().fit(train, features)
-        self.featurizer_ = self._featurizer().fit(train, features)
-        self.history_ = UserHistory.from_dataset(train)
-        self.features_ = features
-        self.feature_names_ = feature_names
-        self.fit_info_.update(
-            {
-                "n_pairs": len(pairs),
-                "n_groups": int(pairs["group"].nunique()),
-                "positive_share": float((pairs["label"] > 0).mean()),
-                "pairs_seconds": t1 - t0,
-                "ranker_seconds": t2 - t1,
-                "refit_seconds": time.perf_counter() - t2,
-            }
-        )
-        logger.info("hybrid fitted: %s", self.fit_info_)
-
-    def _train_ranker(self, pairs: pd.DataFrame, feature_names: list[str]) -> None:
         cfg = self.config
-        rng = np.random.default_rng(cfg.seed + 1)
-        has_pos = pairs.groupby("group", sort=True)["label"].transform("max") > 0
-        usable = pairs[has_pos.to_numpy()]
+        t0 = time.perf_counter()
+        pairs, gen, split = self._build(train, features)
+        feature_names = [c for c in pairs.columns if c not in PAIR_META_COLUMNS]
+        t1 = time.perf_counter()
+        has_pos = pairs.groupby("group", sort=True)["label"].transform("max").to_numpy() > 0
+        usable = pairs[has_pos]
         groups = np.unique(usable["group"].to_numpy())
         if len(groups) < 2:
             raise ConfigError("hybrid: fewer than 2 users with held-out positives to train on")
-        n_val = max(1, round(len(groups) * cfg.inner_val_fraction))
-        val_groups = rng.choice(groups, size=n_val, replace=False)
-        is_val = np.isin(usable["group"].to_numpy(), val_groups)
-        tr, va = usable[~is_val], usable[is_val]
-        x_tr = tr[feature_names].to_numpy(np.float32)
-        x_va = va[feature_names].to_numpy(np.float32)
-        g_tr = np.bincount(pd.factorize(tr["group"])[0])
-        g_va = np.bincount(pd.factorize(va["group"])[0])
-        y_tr, y_va = tr["label"].to_numpy(), va["label"].to_numpy()
-        self.fit_info_: dict[str, Any] = {}
-        self.booster_ = None
-        self.logistic_: dict[str, np.ndarray] | None = None
-        if cfg.ranker == "lgbm":
-            import lightgbm as lgb
-
-            model = lgb.LGBMRanker(
-                objective="lambdarank",
-                n_estimators=cfg.n_estimators,
-                learning_rate=cfg.learning_rate,
-                num_leaves=cfg.num_leaves,
-                min_child_samples=cfg.min_child_samples,
-                colsample_bytree=cfg.colsample_bytree,
-                random_state=cfg.seed,
-                n_jobs=cfg.n_jobs,
-                deterministic=True,
-                force_row_wise=True,
-                verbose=-1,
+        # three user-level parts: ranker training, early stopping, and the safety net +
+        # calibration (so the early-stopping choice cannot flatter the ranker there)
+        shuffled = np.random.default_rng(cfg.seed + 1).permutation(groups)
+        n_sel = max(1, round(len(groups) * cfg.inner_val_fraction))
+        n_es = max(1, round(len(groups) * cfg.early_stopping_fraction))
+        if n_sel + n_es >= len(groups):
+            raise ConfigError(
+                f"hybrid: {len(groups)} users with held-out positives are too few to train, "
+                "early-stop and validate the ranker"
             )
-            model.fit(
-                x_tr,
-                y_tr.astype(np.int32),
-                group=g_tr,
-                eval_X=(x_va,),
-                eval_y=(y_va.astype(np.int32),),
-                eval_group=[g_va],
-                eval_at=[10],
-                feature_name=feature_names,
-                callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-            )
-            self.booster_ = model.booster_
-            best = int(model.best_iteration_ or cfg.n_estimators)
-            self.best_iteration_ = best
-            self.fit_info_["inner_val_ndcg@10"] = (
-                float(model.best_score_["valid_0"]["ndcg@10"])
-                if model.best_score_
-                else float("nan")
-            )
-        else:
-            from sklearn.linear_model import LogisticRegression
-
-            mean = np.nanmean(x_tr, axis=0)
-            mean = np.where(np.isnan(mean), 0.0, mean)
-            xs = np.where(np.isnan(x_tr), mean, x_tr)
-            std = xs.std(axis=0)
-            std[std == 0] = 1.0
-            xs = (xs - mean) / std
-            y = (y_tr == y_tr.max()).astype(np.int32)
-            clf = LogisticRegression(C=cfg.logistic_c, max_iter=2000, random_state=cfg.seed)
-            clf.fit(xs, y)
-            self.logistic_ = {
-                "mean": mean.astype(np.float64),
-                "std": std.astype(np.float64),
-                "coef": clf.coef_.ravel().astype(np.float64),
-                "intercept": np.asarray(clf.intercept_, np.float64),
-            }
-            self.best_iteration_ = 0
-            self.feature_names_ = feature_names
-            self.fit_info_["inner_val_ndcg@10"] = ndcg_at_k_groups(self._predict(x_va), y_va, g_va)
+        part = np.zeros(pairs["group"].max() + 1, dtype=np.int8)
+        part[shuffled[:n_sel]] = 2
+        part[shuffled[n_sel : n_sel + n_es]] = 1
+        where = part[usable["group"].to_numpy()]
+        cand = usable["in_candidates"].to_numpy()
+        tr = usable[where == 0]
+        # early stopping and validation judge what serving ranks: the first-stage candidates
+        es = usable[(where == 1) & cand]
+        va = usable[(where == 2) & cand]
+        if es.empty or va.empty:
+            raise ConfigError("hybrid: no first-stage candidate of the validation users")
+        self.ranker_ = train_ranker(cfg, tr, es, feature_names, self._training_labels)
         self.feature_names_ = feature_names
+        t2 = time.perf_counter()
+        choice, calibrator = self._choose(tr[tr["in_candidates"].to_numpy()], va, gen.names)
+        self.serving_ = choice
+        self.calibrator_ = calibrator
+        t3 = time.perf_counter()
+        if cfg.refit_generators:
+            self.generator_ = self._generator().fit(train, features)
+        else:
+            self.generator_ = gen
+        self.featurizer_ = self._featurizer().fit(train, features)
+        self.history_ = UserHistory.from_dataset(train)
+        self.features_ = features
+        self.fit_info_ = {
+            "label_split": cfg.label_split,
+            "positive_threshold": cfg.positive_threshold,
+            "serving": choice.mode,
+            "serving_weights": choice.weights,
+            "validation_ndcg@10": choice.validation,
+            "n_validation_users": int(va["group"].nunique()),
+            "calibration": calibrator.to_dict(),
+            "n_pairs": len(pairs),
+            "n_groups": int(pairs["group"].nunique()),
+            "positive_share": float(pairs["relevant"].mean()),
+            "n_cold_items_simulated": len(split.cold_items),
+            **self.ranker_.info,
+            "generator_fit_seconds": self._fit_seconds(gen),
+            "pairs_seconds": t1 - t0,
+            "ranker_seconds": t2 - t1,
+            "safety_net_seconds": t3 - t2,
+            "refit_seconds": time.perf_counter() - t3,
+        }
+        logger.info("hybrid fitted: serving %s; %s", choice.mode, choice.validation)
+
+    def _fit_seconds(self, gen: CandidateGenerator) -> dict[str, float]:
+        out = {f"history:{g}": s for g, s in gen.fit_seconds_.items()}
+        if self.generator_ is not gen:
+            out.update({f"serving:{g}": s for g, s in self.generator_.fit_seconds_.items()})
+        return out
+
+    def _choose(
+        self, tr: pd.DataFrame, va: pd.DataFrame, names: list[str]
+    ) -> tuple[ServingChoice, PlattCalibrator]:
+        """Safety net: ranker vs each generator vs their blend, then the calibration."""
+        ranker_val = self.ranker_.predict(va[self.feature_names_].to_numpy(np.float32))
+
+        def groups(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            g = pd.factorize(frame["group"])[0]
+            n_rel = frame.groupby(g, sort=True)["n_relevant"].first().to_numpy()
+            return g, frame["relevant"].to_numpy(), n_rel
+
+        z_tr = {g: tr[f"{g}_z"].to_numpy() for g in names}
+        z_va = {g: va[f"{g}_z"].to_numpy() for g in names}
+        s_va = {g: va[f"{g}_score"].to_numpy() for g in names}
+        if self.config.safety_net:
+            choice = choose_serving(ranker_val, z_tr, z_va, s_va, groups(tr), groups(va))
+        else:
+            vg = groups(va)
+            choice = ServingChoice("ranker", {}, {"ranker": group_ndcg(ranker_val, *vg)})
+        served = ranker_val if choice.mode == "ranker" else blend_scores(z_va, choice.weights)
+        calibrator = PlattCalibrator().fit(served, va["relevant"].to_numpy())
+        return choice, calibrator
 
     # ------------------------------------------------------------------ scoring
-    def _threads(self, n_rows: int) -> int:
-        # One thread for small batches (serving one user: ~200 rows): LightGBM's default
-        # OpenMP pool costs ~10x the prediction itself there, worse on a busy machine.
-        return 1 if n_rows < 20_000 else self.config.n_jobs
+    def display_scores(self, scores: np.ndarray) -> np.ndarray | None:
+        """Calibrated probability that the movie is relevant, in [0, 1], same order.
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
-        if self.booster_ is not None:
-            return np.asarray(
-                self.booster_.predict(
-                    x, num_iteration=self.best_iteration_, num_threads=self._threads(len(x))
-                ),
-                dtype=np.float32,
-            )
-        if self.logistic_ is None:
-            raise NotFittedError("hybrid: the ranker is not fitted")
-        lg = self.logistic_
-        xs = (np.where(np.isnan(x), lg["mean"], x) - lg["mean"]) / lg["std"]
-        return (xs @ lg["coef"] + lg["intercept"][0]).astype(np.float32)
+        Platt scaling of the served score (ranker margin or blend), fitted on the inner
+        validation pairs with the protocol's relevance rule; ``-inf`` (no candidate) is 0.
+        """
+        calibrator = getattr(self, "calibrator_", None)
+        if calibrator is None:
+            return None
+        p = calibrator.transform(np.asarray(scores, dtype=np.float64))
+        return np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+
+    def _uses_ranker(self) -> bool:
+        return self.serving_.mode == "ranker"
 
     def _matrix(self, fs: FirstStage, feats: dict[str, np.ndarray]) -> np.ndarray:
         cols = {**fs.gen_features, **feats}
@@ -470,11 +320,15 @@ class HybridRanker(Recommender):
         union: bool,
         add_seen: bool,
     ) -> tuple[FirstStage, np.ndarray]:
-        """Candidates + ranker scores for a batch of known users or of new ratings rows."""
+        """Candidates + served scores for a batch of known users or of new ratings rows."""
+        models = self.generator_.models_
         if users is not None:
             seen = self.seen_[users]
             hist = self.history_.rows(users)
-            scorers = {g: _known_scorer(m, users) for g, m in self.generator_.models_.items()}
+            if self.config.refit_generators:
+                scorers = {g: _known_scorer(m, users) for g, m in models.items()}
+            else:  # history-fitted generators: score from all the training ratings
+                scorers = {g: _new_scorer(m, hist.ratings) for g, m in models.items()}
             n_rows = len(users)
         else:
             assert ratings is not None
@@ -482,7 +336,7 @@ class HybridRanker(Recommender):
             hist = UserHistory(
                 ratings=ratings, recency=None, last_ts=np.full(ratings.shape[0], np.nan)
             )
-            scorers = {g: _new_scorer(m, ratings) for g, m in self.generator_.models_.items()}
+            scorers = {g: _new_scorer(m, ratings) for g, m in models.items()}
             n_rows = ratings.shape[0]
         if add_seen:
             sr = np.repeat(np.arange(n_rows), np.diff(seen.indptr))
@@ -504,10 +358,16 @@ class HybridRanker(Recommender):
             restrict=restrict,
             extra=extra,
             union=union,
+            restrict_all=restrict is not None
+            and len(restrict) <= self.config.max_restricted_candidates,
         )
+        if not len(fs.row):
+            return fs, np.empty(0, np.float32)
+        if not self._uses_ranker():
+            z = {g: fs.gen_features[f"{g}_z"] for g in self.serving_.weights}
+            return fs, blend_scores(z, self.serving_.weights).astype(np.float32)
         feats = self.featurizer_.transform(hist, fs.row, fs.item_idx)
-        scores = self._predict(self._matrix(fs, feats)) if len(fs.row) else np.empty(0, np.float32)
-        return fs, scores
+        return fs, self.ranker_.predict(self._matrix(fs, feats))
 
     def _dense(self, n_rows: int, fs: FirstStage, scores: np.ndarray) -> np.ndarray:
         assert self.n_items_ is not None
@@ -554,8 +414,9 @@ class HybridRanker(Recommender):
         """Top-``n`` re-ranked candidates for known users (see :meth:`Recommender.recommend`).
 
         Only the union of the generators' top-``N`` is ranked; with ``candidates`` the
-        generators propose from that set only. With ``exclude_seen=False`` the user's seen
-        items are re-scored too.
+        generators propose from that set only (and a set of at most
+        ``max_restricted_candidates`` items is ranked whole). With ``exclude_seen=False``
+        the user's seen items are re-scored too.
         """
         self._check_fitted()
         users = self._validate_users(user_idx)
@@ -624,7 +485,7 @@ class HybridRanker(Recommender):
 
     # ------------------------------------------------------------------ explanations
     def feature_importances(self) -> pd.DataFrame:
-        """Importance of each feature: LightGBM gain and split counts, or |coef| (logistic).
+        """Importance of each ranker feature: LightGBM gain and split counts, or |coef|.
 
         Returns
         -------
@@ -633,38 +494,36 @@ class HybridRanker(Recommender):
             sorted by decreasing importance.
         """
         self._check_fitted()
-        if self.booster_ is not None:
+        rk = self.ranker_
+        if rk.booster is not None:
             frame = pd.DataFrame(
                 {
                     "feature": self.feature_names_,
-                    "gain": self.booster_.feature_importance(
-                        "gain", iteration=self.best_iteration_
-                    ),
-                    "split": self.booster_.feature_importance(
-                        "split", iteration=self.best_iteration_
-                    ),
+                    "gain": rk.booster.feature_importance("gain", iteration=rk.best_iteration),
+                    "split": rk.booster.feature_importance("split", iteration=rk.best_iteration),
                 }
             )
             return frame.sort_values("gain", ascending=False, ignore_index=True)
-        assert self.logistic_ is not None
-        coef = self.logistic_["coef"]
+        assert rk.logistic is not None
+        coef = rk.logistic["coef"]
         frame = pd.DataFrame(
             {"feature": self.feature_names_, "coef": coef, "abs_coef": np.abs(coef)}
         )
         return frame.sort_values("abs_coef", ascending=False, ignore_index=True)
 
     def explain_features(self, user_idx: int, item_idx: int) -> list[tuple[str, float]]:
-        """Per-feature contributions to the ranker score of one (user, item) pair.
+        """Per-feature contributions to the served score of one (user, item) pair.
 
-        LightGBM: SHAP values (``pred_contrib=True``); logistic: coefficient x standardised
-        value. The last entry is ``("bias", ...)``; the contributions sum to the score.
+        Ranker: SHAP values (LightGBM ``pred_contrib=True``) or coefficient x standardised
+        value (logistic). Blend / single generator (safety net): weight x z-score of each
+        generator. The last entry is ``("bias", ...)``; the contributions sum to the score.
         Sorted by decreasing absolute contribution (bias last).
         """
         self._check_fitted()
         users = self._validate_users(user_idx)
         items = np.atleast_1d(np.asarray(item_idx, dtype=np.int64))
         self._validate_items(items)
-        fs, _ = self._stage(
+        fs, served = self._stage(
             users[:1],
             None,
             restrict=None,
@@ -672,115 +531,34 @@ class HybridRanker(Recommender):
             union=False,
             add_seen=False,
         )
-        feats = self.featurizer_.transform(self.history_.rows(users[:1]), fs.row, fs.item_idx)
-        x = self._matrix(fs, feats)
-        if self.booster_ is not None:
-            contrib = np.asarray(
-                self.booster_.predict(
-                    x, num_iteration=self.best_iteration_, pred_contrib=True, num_threads=1
-                )
-            )[0]
-            parts, bias = contrib[:-1], float(contrib[-1])
+        if self._uses_ranker():
+            feats = self.featurizer_.transform(self.history_.rows(users[:1]), fs.row, fs.item_idx)
+            parts, bias = self.ranker_.contributions(self._matrix(fs, feats))
+            names = self.feature_names_
         else:
-            assert self.logistic_ is not None
-            lg = self.logistic_
-            xs = (np.where(np.isnan(x), lg["mean"], x) - lg["mean"]) / lg["std"]
-            parts, bias = (xs * lg["coef"])[0], float(lg["intercept"][0])
-        ranked = sorted(
-            zip(self.feature_names_, parts.tolist(), strict=True), key=lambda t: -abs(t[1])
-        )
+            w = self.serving_.weights
+            names = [f"{g}_z" for g in w]
+            parts = np.array(
+                [float(blend_scores({g: fs.gen_features[f"{g}_z"]}, {g: w[g]})[0]) for g in w]
+            )
+            bias = float(served[0]) - float(parts.sum())
+        ranked = sorted(zip(names, parts.tolist(), strict=True), key=lambda t: -abs(t[1]))
         return [*ranked, ("bias", bias)]
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> dict[str, np.ndarray]:
-        h = self.history_
-        state = {
-            **self.featurizer_.state(),
-            "hist_data": h.ratings.data,
-            "hist_indices": h.ratings.indices,
-            "hist_indptr": h.ratings.indptr,
-            "hist_shape": np.asarray(h.ratings.shape),
-            "hist_ts": (
-                h.recency.data if h.recency is not None else np.zeros(h.ratings.nnz)
-            ).astype(np.float64),
-            "hist_last_ts": h.last_ts,
-        }
-        if self.logistic_ is not None:
-            state.update({f"logistic_{k}": v for k, v in self.logistic_.items()})
-        return state
+        return hybrid_state(self)
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         self._pending_state = state
 
     def _save_extra(self, path: Path) -> None:
-        meta = {
-            "feature_names": self.feature_names_,
-            "generators": [[g, int(self.generator_.n_[g])] for g in self.generator_.names],
-            "ranker": "lgbm" if self.booster_ is not None else "logistic",
-            "best_iteration": int(self.best_iteration_),
-            "fit_info": self.fit_info_,
-            "has_features": self.features_ is not None,
-        }
-        (path / "hybrid.json").write_text(json.dumps(meta, indent=2))
-        for g, model in self.generator_.models_.items():
-            model.save(path / "generators" / g)
-        if self.features_ is not None:
-            self.features_.save(path / "features")
-        if self.booster_ is not None:
-            self.booster_.save_model(str(path / "ranker.txt"))
+        save_hybrid_files(self, path)
 
     def _load_extra(self, path: Path) -> None:
-        try:
-            meta = json.loads((path / "hybrid.json").read_text())
-        except FileNotFoundError:
-            raise ArtifactError(f"{path}: missing hybrid.json") from None
         state = self._pending_state
         del self._pending_state
-        self.feature_names_ = list(meta["feature_names"])
-        self.best_iteration_ = int(meta["best_iteration"])
-        self.fit_info_ = dict(meta.get("fit_info", {}))
-        gen = self._generator()
-        for g, n in meta["generators"]:
-            gen.models_[g] = load_model(path / "generators" / g)
-            gen.n_[g] = int(n)
-        self.generator_ = gen
-        self.features_ = ItemFeatures.load(path / "features") if meta["has_features"] else None
-        self.booster_ = None
-        self.logistic_ = None
-        if meta["ranker"] == "lgbm":
-            import lightgbm as lgb
-
-            if not (path / "ranker.txt").is_file():
-                raise ArtifactError(f"{path}: missing ranker.txt")
-            self.booster_ = lgb.Booster(model_file=str(path / "ranker.txt"))
-        else:
-            self.logistic_ = {
-                k: state[f"logistic_{k}"] for k in ("mean", "std", "coef", "intercept")
-            }
-        self.featurizer_ = self._featurizer()
-        self.featurizer_.restore(state, self.features_)
-        shape = tuple(int(x) for x in state["hist_shape"])
-        ratings = sp.csr_matrix(
-            (state["hist_data"], state["hist_indices"], state["hist_indptr"]), shape=shape
-        )
-        recency = sp.csr_matrix(
-            (state["hist_ts"], state["hist_indices"], state["hist_indptr"]), shape=shape
-        )
-        self.history_ = UserHistory(ratings=ratings, recency=recency, last_ts=state["hist_last_ts"])
-
-
-def _sample_label_users(
-    train: Dataset, label_mask: np.ndarray, max_users: int, seed: int
-) -> np.ndarray:
-    """``label_mask`` restricted to a seeded random sample of at most ``max_users`` users."""
-    entry_user = train.user_index_of_entries()
-    users = np.unique(entry_user[label_mask])
-    if len(users) <= max_users:
-        return label_mask
-    keep = np.zeros(train.n_users, dtype=bool)
-    keep[np.random.default_rng(seed + 2).choice(users, size=max_users, replace=False)] = True
-    logger.info("hybrid: label pairs from %d of %d users", max_users, len(users))
-    return label_mask & keep[entry_user]
+        load_hybrid_files(self, path, state)
 
 
 def _known_scorer(model: Recommender, users: np.ndarray) -> Any:
@@ -789,26 +567,3 @@ def _known_scorer(model: Recommender, users: np.ndarray) -> Any:
 
 def _new_scorer(model: Recommender, ratings: sp.csr_matrix) -> Any:
     return lambda: model.score_ratings(ratings)
-
-
-def _random_negatives(
-    rng: np.random.Generator, exclude: sp.csr_matrix, n_items: int, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` distinct random items per row of ``exclude`` that are not stored in it."""
-    n_rows = exclude.shape[0]
-    draws = rng.integers(0, n_items, size=(n_rows, 3 * k + 10))
-    rows = np.repeat(np.arange(n_rows), draws.shape[1])
-    items = draws.ravel()
-    codes = rows * n_items + items
-    ex = exclude.tocsr()
-    ex_codes = np.repeat(np.arange(n_rows), np.diff(ex.indptr)) * n_items + ex.indices
-    ok = ~np.isin(codes, ex_codes)
-    _, first = np.unique(codes, return_index=True)
-    uniq = np.zeros(len(codes), dtype=bool)
-    uniq[first] = True
-    keep = np.flatnonzero(ok & uniq)  # in draw order, per row
-    r = rows[keep]
-    starts = np.searchsorted(r, np.arange(n_rows))
-    pos = np.arange(len(keep)) - starts[r]
-    keep = keep[pos < k]
-    return rows[keep], items[keep].astype(np.int64)

@@ -1,0 +1,368 @@
+"""Pair features of the two-stage hybrid: content, popularity, user and time features.
+
+:class:`PairFeaturizer` turns (user, item) pairs into a numeric matrix, vectorised over
+user batches (numpy / scipy.sparse; no row-wise ``apply``). With the generator columns that
+:func:`reelrank.models.candidates.first_stage` adds, the ranker's columns are, in order:
+
+    ``{gen}_score``, ``{gen}_rank``, ``{gen}_z``
+        For every generator ``gen``: its raw score, the 1-based rank of the item among the
+        user's unseen items (``N + 1`` when outside the top-``N``), and the score
+        standardised over the user's unseen catalogue.
+    ``genre_cos``
+        Cosine between the user's genre taste profile (genre counts over liked movies) and
+        the movie's genre vector.
+    ``genre_weight``
+        Sum of the profile shares (profile normalised to sum 1) of the movie's genres.
+    ``tfidf_max``, ``tfidf_mean``
+        Max / mean TF-IDF cosine between the candidate and the user's liked movies.
+    ``emb_max``, ``emb_mean``
+        Same over the sentence embeddings (only when the features have ``"embedding"``).
+    ``genome_max``, ``genome_mean``
+        Same over the tag-genome vectors (only when the features have ``"genome"``).
+    ``item_log_count``, ``item_mean_rating``, ``item_recent_share``
+        Candidate popularity (log1p of its rating count), its shrunk mean rating and the
+        share of its ratings in the last 180 days of the fit data (training data only).
+    ``user_log_count``, ``user_mean_rating``
+        The user's activity (log1p of rating count) and mean rating.
+    ``movie_year``, ``movie_age``
+        Release year, and the user's last-interaction year minus it.
+    ``days_since_last``
+        Days between the user's last rating and the end of the fit data.
+    ``last_hour_sin``, ``last_hour_cos``, ``last_doy_sin``, ``last_doy_cos``
+        Cyclic time of day / day of year of the user's last interaction.
+
+"Liked" movies are those rated at least ``like_threshold`` (all rated movies when a user has
+none), capped to the ``max_liked`` most recent ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from reelrank.data.dataset import Dataset
+from reelrank.features.item_features import ItemFeatures
+
+__all__ = ["PairFeaturizer", "UserHistory", "genre_matrix_from_movies"]
+
+_DAY = 86_400.0
+_RECENT_DAYS = 180
+
+
+# ---------------------------------------------------------------------------- user history
+@dataclass
+class UserHistory:
+    """What the featurizer knows about a batch of users.
+
+    Attributes
+    ----------
+    ratings
+        (n_rows, n_items) CSR of the users' ratings (the fit data, or fold-in ratings).
+    recency
+        CSR aligned with ``ratings`` holding the interaction timestamps (or None).
+    last_ts
+        Timestamp of each user's last interaction (NaN when unknown).
+    """
+
+    ratings: sp.csr_matrix
+    recency: sp.csr_matrix | None
+    last_ts: np.ndarray
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> UserHistory:
+        """History of every user of ``ds`` (rows = user index)."""
+        ratings = ds.interactions.tocsr()
+        recency = sp.csr_matrix(
+            (ds.timestamps.astype(np.float64), ratings.indices, ratings.indptr),
+            shape=ratings.shape,
+        )
+        last = np.full(ds.n_users, np.nan)
+        has = np.diff(ratings.indptr) > 0
+        if has.any():
+            last[has] = np.maximum.reduceat(
+                ds.timestamps.astype(np.float64), ratings.indptr[:-1][has]
+            )
+        return cls(ratings=ratings, recency=recency, last_ts=last)
+
+    def rows(self, user_rows: np.ndarray) -> UserHistory:
+        """The sub-history of some rows."""
+        return UserHistory(
+            ratings=self.ratings[user_rows],
+            recency=None if self.recency is None else self.recency[user_rows],
+            last_ts=self.last_ts[user_rows],
+        )
+
+
+def genre_matrix_from_movies(movies: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray]:
+    """(n_items, n_genres) binary CSR of the movie table's ``genres`` lists, and the names."""
+    genres = movies["genres"]
+    lengths = genres.map(len).to_numpy(dtype=np.int64)
+    flat = np.asarray([g for gs in genres for g in gs], dtype=object).astype(str)
+    names, col = np.unique(flat, return_inverse=True) if len(flat) else (np.array([]), flat)
+    row = np.repeat(np.arange(len(movies)), lengths)
+    m = sp.csr_matrix(
+        (np.ones(len(row), np.float32), (row, col.astype(np.int64))),
+        shape=(len(movies), len(names)),
+    )
+    m.data[:] = 1.0
+    m.sum_duplicates()
+    m.data = np.minimum(m.data, 1.0)
+    return m, names
+
+
+def _l2_rows(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (m / norms).astype(np.float32)
+
+
+def _l2_rows_sparse(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float32)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return (sp.diags(1.0 / norms).astype(np.float32) @ m).tocsr()
+
+
+class PairFeaturizer:
+    """Content, popularity, user and time features of (user, item) pairs.
+
+    Fit on the data the ranker's inputs are computed from (the early part of ``train`` while
+    building training pairs, the whole ``train`` for serving): item statistics never see
+    anything else.
+
+    Parameters
+    ----------
+    like_threshold
+        Ratings at or above this are "liked" for the content similarities and profiles.
+    max_liked
+        Most recent liked movies used per user (bounds the cost of max-similarity).
+    """
+
+    def __init__(self, like_threshold: float = 4.0, max_liked: int = 100) -> None:
+        self.like_threshold = like_threshold
+        self.max_liked = max_liked
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Dataset, features: ItemFeatures | None) -> PairFeaturizer:
+        """Item statistics from ``data``; content matrices from ``features``."""
+        counts = data.item_counts().astype(np.float64)
+        sums = np.bincount(data.interactions.indices, weights=data.ratings, minlength=data.n_items)
+        global_mean = float(data.ratings.mean()) if data.n_interactions else 0.0
+        shrink = 5.0
+        self.item_log_count_ = np.log1p(counts).astype(np.float32)
+        self.item_mean_ = ((sums + shrink * global_mean) / (counts + shrink)).astype(np.float32)
+        end = float(data.timestamps.max()) if data.n_interactions else 0.0
+        recent = data.timestamps >= end - _RECENT_DAYS * _DAY
+        rc = np.bincount(data.interactions.indices[recent], minlength=data.n_items)
+        self.item_recent_share_ = (rc / np.maximum(counts, 1.0)).astype(np.float32)
+        self.end_ts_ = end
+        self.year_ = data.movies["year"].to_numpy(dtype=np.float64, na_value=np.nan)
+        self._set_content(data.movies, features)
+        return self
+
+    def _set_content(
+        self,
+        movies: pd.DataFrame | None,
+        features: ItemFeatures | None,
+        genre: sp.csr_matrix | None = None,
+    ) -> None:
+        if genre is None and features is not None:
+            genre, _ = features.family("genre")
+            if genre.shape[1] == 0:
+                genre = None
+        if genre is None:
+            assert movies is not None
+            genre, _ = genre_matrix_from_movies(movies)
+        self.genre_ = sp.csr_matrix(genre, dtype=np.float32)
+        self.genre_norm_ = _l2_rows_sparse(self.genre_)
+        self.tfidf_ = (
+            None
+            if features is None or features.tfidf is None
+            else (_l2_rows_sparse(features.tfidf))
+        )
+        self.dense_: dict[str, np.ndarray] = {}
+        if features is not None:
+            for block, short in (("embedding", "emb"), ("genome", "genome")):
+                if block in features.dense:
+                    self.dense_[short] = _l2_rows(np.asarray(features.dense[block]))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Learned item statistics (for ``state.npz``)."""
+        return {
+            "pf_item_log_count": self.item_log_count_,
+            "pf_item_mean": self.item_mean_,
+            "pf_item_recent_share": self.item_recent_share_,
+            "pf_end_ts": np.asarray([self.end_ts_]),
+            "pf_year": self.year_,
+            "pf_genre_data": self.genre_.data,
+            "pf_genre_indices": self.genre_.indices,
+            "pf_genre_indptr": self.genre_.indptr,
+            "pf_genre_shape": np.asarray(self.genre_.shape),
+        }
+
+    def restore(self, state: dict[str, np.ndarray], features: ItemFeatures | None) -> None:
+        """Inverse of :meth:`state` (content matrices come from ``features``)."""
+        self.item_log_count_ = state["pf_item_log_count"]
+        self.item_mean_ = state["pf_item_mean"]
+        self.item_recent_share_ = state["pf_item_recent_share"]
+        self.end_ts_ = float(state["pf_end_ts"][0])
+        self.year_ = state["pf_year"]
+        genre = sp.csr_matrix(
+            (state["pf_genre_data"], state["pf_genre_indices"], state["pf_genre_indptr"]),
+            shape=tuple(int(x) for x in state["pf_genre_shape"]),
+        )
+        self._set_content(None, features, genre=genre)
+
+    # ------------------------------------------------------------------ names
+    def names(self) -> list[str]:
+        """Column names of :meth:`transform`, in order."""
+        out = ["genre_cos", "genre_weight"]
+        if self.tfidf_ is not None:
+            out += ["tfidf_max", "tfidf_mean"]
+        for short in self.dense_:
+            out += [f"{short}_max", f"{short}_mean"]
+        out += [
+            "item_log_count",
+            "item_mean_rating",
+            "item_recent_share",
+            "user_log_count",
+            "user_mean_rating",
+            "movie_year",
+            "movie_age",
+            "days_since_last",
+            "last_hour_sin",
+            "last_hour_cos",
+            "last_doy_sin",
+            "last_doy_cos",
+        ]
+        return out
+
+    # ------------------------------------------------------------------ transform
+    def transform(
+        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Features of pairs (``history`` row ``row[k]``, item ``item_idx[k]``).
+
+        Returns
+        -------
+        dict
+            ``{name: float32 array}`` in :meth:`names` order.
+        """
+        ratings = history.ratings
+        n_rows = ratings.shape[0]
+        liked = self._liked(history)
+        out: dict[str, np.ndarray] = {}
+
+        # genre taste profile
+        profile = np.asarray((liked @ self.genre_).todense(), dtype=np.float32)
+        psum = profile.sum(axis=1, keepdims=True)
+        share = profile / np.where(psum > 0, psum, 1.0)
+        pnorm = _l2_rows(profile)
+        out["genre_cos"] = _rowwise_dot_sparse(pnorm, self.genre_norm_, row, item_idx)
+        out["genre_weight"] = _rowwise_dot_sparse(share, self.genre_, row, item_idx)
+
+        # content similarity with liked movies
+        mats: list[tuple[str, np.ndarray | sp.csr_matrix]] = []
+        if self.tfidf_ is not None:
+            mats.append(("tfidf", self.tfidf_))
+        mats += list(self.dense_.items())
+        if mats:
+            sims = _max_mean_similarity(liked, row, item_idx, [m for _, m in mats])
+            for (short, _), (mx, mn) in zip(mats, sims, strict=True):
+                out[f"{short}_max"] = mx
+                out[f"{short}_mean"] = mn
+
+        # item statistics
+        out["item_log_count"] = self.item_log_count_[item_idx]
+        out["item_mean_rating"] = self.item_mean_[item_idx]
+        out["item_recent_share"] = self.item_recent_share_[item_idx]
+
+        # user statistics
+        cnt = np.diff(ratings.indptr).astype(np.float64)
+        sums = np.asarray(ratings.sum(axis=1)).ravel()
+        umean = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
+        out["user_log_count"] = np.log1p(cnt)[row].astype(np.float32)
+        out["user_mean_rating"] = umean[row].astype(np.float32)
+
+        # movie year, age, recency and cyclic time of the last interaction
+        last = history.last_ts
+        last_dt = pd.to_datetime(pd.Series(last), unit="s", utc=True)
+        last_year = last_dt.dt.year.to_numpy(dtype=np.float64, na_value=np.nan)
+        hour = (last_dt.dt.hour + last_dt.dt.minute / 60.0).to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        doy = last_dt.dt.dayofyear.to_numpy(dtype=np.float64, na_value=np.nan)
+        year = self.year_[item_idx]
+        out["movie_year"] = year.astype(np.float32)
+        out["movie_age"] = (last_year[row] - year).astype(np.float32)
+        out["days_since_last"] = ((self.end_ts_ - last) / _DAY)[row].astype(np.float32)
+        out["last_hour_sin"] = np.sin(2 * np.pi * hour / 24.0)[row].astype(np.float32)
+        out["last_hour_cos"] = np.cos(2 * np.pi * hour / 24.0)[row].astype(np.float32)
+        out["last_doy_sin"] = np.sin(2 * np.pi * doy / 365.25)[row].astype(np.float32)
+        out["last_doy_cos"] = np.cos(2 * np.pi * doy / 365.25)[row].astype(np.float32)
+        assert n_rows == len(last)
+        return {k: out[k] for k in self.names()}
+
+    def _liked(self, history: UserHistory) -> sp.csr_matrix:
+        """Binary (n_rows, n_items) CSR of liked items (recent ``max_liked`` per user)."""
+        r = history.ratings.tocsr()
+        liked_mask = r.data >= self.like_threshold
+        rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
+        has_liked = np.bincount(rows[liked_mask], minlength=r.shape[0]) > 0
+        keep = liked_mask | ~has_liked[rows]
+        recency = history.recency.data if history.recency is not None else np.zeros(len(rows))
+        # most recent first within each row, then cap
+        order = np.lexsort((-recency, rows))
+        order = order[keep[order]]
+        kept_rows = rows[order]
+        starts = np.searchsorted(kept_rows, np.arange(r.shape[0]))
+        pos = np.arange(len(order)) - starts[kept_rows]
+        order = order[pos < self.max_liked]
+        m = sp.csr_matrix(
+            (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
+        )
+        return m
+
+
+def _rowwise_dot_sparse(
+    user: np.ndarray, items: sp.csr_matrix, row: np.ndarray, item_idx: np.ndarray
+) -> np.ndarray:
+    """``user[row[k]] · items[item_idx[k]]`` for every pair (items sparse)."""
+    sub = items[item_idx].tocsr()
+    r = np.repeat(np.arange(len(item_idx)), np.diff(sub.indptr))
+    vals = sub.data * user[row[r], sub.indices]
+    return np.bincount(r, weights=vals, minlength=len(item_idx)).astype(np.float32)
+
+
+def _max_mean_similarity(
+    liked: sp.csr_matrix,
+    row: np.ndarray,
+    item_idx: np.ndarray,
+    mats: list[np.ndarray | sp.csr_matrix],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Max and mean cosine between each pair's item and its user's liked items.
+
+    Rows of every matrix are L2-normalised. Pairs are grouped by user (``row`` sorted or
+    not); per user one small product candidates x liked.
+    """
+    n = len(row)
+    res = [(np.zeros(n, np.float32), np.zeros(n, np.float32)) for _ in mats]
+    order = np.argsort(row, kind="stable")
+    rs = row[order]
+    uniq, starts = np.unique(rs, return_index=True)
+    bounds = np.append(starts, len(rs))
+    for k, u in enumerate(uniq):
+        sel = order[bounds[k] : bounds[k + 1]]
+        lk = liked.indices[liked.indptr[u] : liked.indptr[u + 1]]
+        if len(lk) == 0:
+            continue
+        items = item_idx[sel]
+        for (mx, mn), m in zip(res, mats, strict=True):
+            s = m[items] @ m[lk].T
+            s = s.toarray() if sp.issparse(s) else np.asarray(s)
+            mx[sel] = s.max(axis=1)
+            mn[sel] = s.mean(axis=1)
+    return res
