@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from functools import cached_property
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -105,7 +107,9 @@ class Catalogue:
         self.title = movies["title"].astype(str).to_numpy()
         years = pd.array(movies["year"], dtype="Int32")
         self.year = np.asarray(years.fillna(-1).to_numpy(np.int64))
-        self.genres: list[list[str]] = [list(g) for g in movies["genres"].tolist()]
+        self.genres: list[list[str]] = [
+            g if isinstance(g, list) else list(g) for g in movies["genres"].tolist()
+        ]
         n = len(self.movie_id)
         self.n_ratings = np.bincount(ratings.indices, minlength=n)
         sums = np.bincount(ratings.indices, weights=ratings.data, minlength=n)
@@ -113,7 +117,7 @@ class Catalogue:
             self.mean_rating = np.where(self.n_ratings > 0, sums / self.n_ratings, np.nan)
         self.popular = np.argsort(-self.n_ratings, kind="stable")
         self.rating_values = rating_steps(ratings.data, self.rating_scale)
-        self.matcher = TitleMatcher(movies, popularity=self.n_ratings)
+        self._movies = movies  # the title matcher is built on first use (see `matcher`)
         self.genre_matrix, self.genre_names = self._build_genres()
         # dense items x genres (uint8, ~20 columns) for fast per-request genre counts
         self._genre_dense = self.genre_matrix.toarray().astype(np.uint8)
@@ -122,16 +126,23 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.movie_id)
 
+    @cached_property
+    def matcher(self) -> TitleMatcher:
+        """The title matcher, built on first use (a known-user request never needs it)."""
+        return TitleMatcher(self._movies, popularity=self.n_ratings)
+
     # ------------------------------------------------------------------ matrices
     def _build_genres(self) -> tuple[sp.csr_matrix, np.ndarray]:
-        exploded = pd.Series(self.genres, dtype=object).explode().dropna()
-        names = np.array(sorted(set(exploded.astype(str))), dtype=object)
-        cols = pd.Index(names).get_indexer(exploded.astype(str).to_numpy())
-        rows = exploded.index.to_numpy(np.int64)
+        n = len(self.genres)
+        lengths = np.fromiter((len(g) for g in self.genres), np.int64, n)
+        flat = np.fromiter(chain.from_iterable(self.genres), dtype=object, count=lengths.sum())
+        codes, names = pd.factorize(flat.astype(str), sort=True)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
         m = sp.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(self.genres), len(names))
+            (np.ones(len(rows), np.float32), (rows, codes.astype(np.int64))),
+            shape=(n, len(names)),
         )
-        return m, names
+        return m, np.asarray(names, dtype=object)
 
     def _build_tags(self, item_tags: pd.DataFrame) -> tuple[sp.csr_matrix, np.ndarray]:
         n = len(self.movie_id)

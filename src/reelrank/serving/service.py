@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only when a store is 
     from reelrank.data.dataset import Dataset
     from reelrank.features.item_features import ItemFeatures
     from reelrank.serving.store import UserStore
+    from reelrank.serving.titles import TitleMatcher
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,6 @@ class RecommenderService(StoredUsers):
             artifact.item_tags,
             artifact.rating_scale,
         )
-        self.matcher = self.catalogue.matcher
         tfidf = artifact.features.tfidf if artifact.features is not None else None
         self.similarity = ItemSimilarity(self.model, tfidf)
         scale = artifact.rating_scale
@@ -206,6 +206,11 @@ class RecommenderService(StoredUsers):
         return cls(artifact, store, **options)
 
     # ------------------------------------------------------------------ metadata
+    @property
+    def matcher(self) -> TitleMatcher:
+        """The catalogue's title matcher (built on first use)."""
+        return self.catalogue.matcher
+
     @property
     def genres(self) -> list[str]:
         """All genre names in the catalogue."""

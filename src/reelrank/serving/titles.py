@@ -322,7 +322,7 @@ class TitleMatcher:
             how = f"close spelling (score {hit.score:.0f})"
         return f"{how}; year {year}" if year is not None else how
 
-    def resolve(self, query: str, *, max_candidates: int = 10) -> TitleMatch:
+    def resolve(self, query: str, *, max_candidates: int = 25) -> TitleMatch:
         """The one movie ``query`` names, or an error that says why not.
 
         This is reelrank's one title rule (CLI, API, app): a unique best match is used
