@@ -70,3 +70,15 @@ def test_split_help_names_match_the_splitters() -> None:
     from reelrank.data.split import METHODS
 
     assert tuple(METHODS) == METHOD_NAMES
+
+
+def test_help_does_not_import_numpy_or_pandas() -> None:
+    """``reelrank --help`` builds every command's help without the scientific stack."""
+    probe = (
+        "import sys, reelrank.cli\n"
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -6,10 +6,8 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from reelrank.cli.common import console, print_json, source_argument
@@ -19,6 +17,10 @@ from reelrank.errors import ArtifactError, ConfigError, UnknownIdError
 logger = logging.getLogger(__name__)
 
 __all__ = ["find_movie", "register"]
+
+if TYPE_CHECKING:  # numpy and pandas load inside the commands: --help stays fast
+    import numpy as np
+    import pandas as pd
 
 
 def _cache_dir() -> Path | None:
@@ -73,6 +75,9 @@ def _summary(features: Any, seconds: float, out: Path | None) -> dict[str, Any]:
 
 
 def _write_neighbours(features: Any, items: Any, out: Path, k: int) -> int:
+    import numpy as np
+    import pandas as pd
+
     from reelrank.features.content import item_neighbours
 
     matrix = features.tfidf if features.tfidf is not None else features.sparse
@@ -217,6 +222,9 @@ def register(app: typer.Typer) -> None:
 
         Example: reelrank features show "Toy Story"
         """
+        import numpy as np
+        import pandas as pd
+
         from reelrank.features.builder import build_item_features
         from reelrank.features.content import clean_tags, item_neighbours, top_terms
         from reelrank.features.item_features import ItemFeatures
