@@ -549,3 +549,24 @@ def test_invalid_preference_options() -> None:
     for params in ({"feedback": "stars"}, {"dislikes": "ignore"}, {"rating_gain": -1.0}):
         with pytest.raises(ConfigError):
             create_model("als", **params)
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "lightfm", "itemknn", "ease"])
+def test_every_rating_relevant_protocol_gets_binary_feedback(name: str) -> None:
+    from reelrank.models.base import TrainingHint
+
+    model = create_model(name)
+    assert model.config.feedback == "auto"
+    every = model.for_protocol(TrainingHint("stratified", positive_threshold=None))
+    assert every is not model and every.config.feedback == "binary"
+    assert model.for_protocol(TrainingHint("temporal", positive_threshold=4.0)) is model
+    explicit = create_model(name, feedback="graded")
+    assert explicit.for_protocol(TrainingHint("stratified", positive_threshold=None)) is explicit
+
+
+def test_fit_info_records_the_preference(tiny: Dataset) -> None:
+    model = create_model("als", iterations=2).fit(tiny)
+    assert model.fit_info_["preference"] == {
+        "graded": True, "like_threshold": 3.5, "dislikes": "negative", "rating_gain": 1.0,
+        "scale": [0.5, 5.0],
+    }  # fmt: skip

@@ -79,12 +79,15 @@ class ALS(_FactorModel):
     class Config(PreferenceConfig):
         """Hyper-parameters of :class:`ALS`.
 
-        Defaults: ``implicit.als.AlternatingLeastSquares`` uses factors 100,
-        regularization 0.01, alpha 1.0, iterations 15 (implicit 0.7.3). Its regularization
-        is a raw L2 penalty summed over a user's (or an item's) confidence-weighted
-        squared errors, so the right value grows with the data; reelrank's defaults were
-        chosen on the validation part of the bundled ``temporal`` protocol (see
-        ``docs``/the report of issue 13 item 3).
+        Defaults and their sources. implicit 0.7.3's ``AlternatingLeastSquares`` defaults
+        to factors 100, regularization 0.01, alpha 1.0, iterations 15; reelrank keeps its
+        alpha and iterations. Its penalty is a raw L2 term, not scaled by a user's number
+        of ratings, so 0.01 hardly regularises users with dozens of ratings at confidence
+        1-2: on the validation part of the bundled ``temporal`` protocol (graded feedback)
+        NDCG@10 is 0.0852 at implicit's (100, 0.01), 0.1059 at (32, 0.01), 0.1107 at
+        reelrank's (32, 10.0) and 0.1127 at (100, 10.0); 30.0 falls to 0.085. 32 factors
+        are within noise of 100 at a third of the fit time. alpha 3 / 10 with a matching
+        penalty (30 / 100) gave 0.1130 / 0.1083: no better than alpha 1.
 
         Attributes
         ----------
@@ -229,6 +232,13 @@ class BPR(_FactorModel):
     @dataclass(frozen=True)
     class Config(PreferenceConfig):
         """Hyper-parameters of :class:`BPR`.
+
+        Defaults and their sources. implicit 0.7.3's ``BayesianPersonalizedRanking``
+        defaults to factors 100, learning_rate 0.01, regularization 0.01, iterations 100;
+        reelrank keeps all but the factors. On the validation part of the bundled
+        ``temporal`` protocol NDCG@10 is 0.0725 with 32 factors and 0.0721 with 100 (at a
+        third of the fit time); a learning rate of 0.05 or 0.1 falls to 0.052 / 0.047 with
+        either size (0.054 with 200 iterations).
 
         Attributes
         ----------

@@ -99,6 +99,14 @@ class ItemKNN(PreferenceRecommender):
     class Config(PreferenceConfig):
         """Hyper-parameters of :class:`ItemKNN`.
 
+        Defaults and their sources. implicit 0.7.3's ``ItemItemRecommender`` /
+        ``CosineRecommender`` and cornac 3.0.1's ``ItemKNN`` keep K=20 neighbours, without
+        shrinkage. On the validation part of the bundled ``temporal`` protocol (graded
+        feedback) NDCG@10 is 0.0996 with k 20, 0.0967 with 50, 0.0954 with reelrank's 100,
+        0.0981 with 200 (all within one standard error, about 0.006), and 0.0935 with k 100
+        and no shrinkage: the shrinkage of 10 helps, and the differences between the k
+        values are noise, so k stays at 100 (the tuner searches it).
+
         Attributes
         ----------
         k

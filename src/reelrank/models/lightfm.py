@@ -81,6 +81,15 @@ class LightFMModel(PreferenceRecommender):
     class Config(PreferenceConfig):
         """Hyper-parameters of :class:`LightFMModel`.
 
+        Defaults and their sources. LightFM 1.17 defaults to no_components 10,
+        learning_rate 0.05 (adagrad), loss ``"logistic"``; its quickstart for implicit
+        feedback uses loss ``"warp"`` and 30 epochs. reelrank uses WARP, learning rate 0.05,
+        30 epochs and 64 components (the top of the usual 10-64 range). On the validation
+        part of the bundled ``temporal`` protocol (graded feedback, item features) NDCG@10
+        is 0.0913 with these defaults, 0.0881 with 32 components, 0.0860 with 15 epochs,
+        0.0963 with 60 epochs (twice the fit time; the tuner explores epochs) and 0.0724
+        with learning rate 0.01.
+
         Attributes
         ----------
         loss
