@@ -93,3 +93,47 @@ def test_restart_keeps_users_and_ratings(tmp_path: Path) -> None:
     assert s2.get_user(700) is not None
     assert s2.ratings(700)["rating"].tolist() == [4.5]
     assert s2.create_user("next", min_id=1).user_id == 701
+
+
+def test_token_hashes(tmp_path: Path) -> None:
+    store = UserStore(tmp_path / "u.db")
+    u = store.create_user("ann", min_id=10)
+    assert store.token_hash(u.user_id) is None
+    store.set_token_hash(u.user_id, "a" * 64)
+    store.set_token_hash(u.user_id, "b" * 64)  # a new token replaces the old one
+    assert store.token_hash(u.user_id) == "b" * 64
+    with pytest.raises(UnknownIdError):
+        store.set_token_hash(999, "c" * 64)
+    with pytest.raises(ConfigError):
+        store.set_token_hash(u.user_id, "")
+    assert UserStore(tmp_path / "u.db").token_hash(u.user_id) == "b" * 64  # persisted
+
+
+def test_database_from_before_tokens_gains_the_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the two-table layout of earlier releases
+        conn.execute(
+            "CREATE TABLE users "
+            "(id INTEGER PRIMARY KEY, name VARCHAR(200), created DATETIME NOT NULL)"
+        )
+        conn.execute("INSERT INTO users VALUES (7, 'old', '2026-01-01 00:00:00')")
+    store = UserStore(path)
+    assert store.get_user(7).name == "old"  # type: ignore[union-attr]
+    store.set_token_hash(7, "d" * 64)
+    assert store.token_hash(7) == "d" * 64
+
+
+@pytest.mark.parametrize("user_id", [2**63, -(2**63) - 1, 10**30])
+def test_ids_outside_int64_are_unknown_not_crashes(tmp_path: Path, user_id: int) -> None:
+    store = UserStore(tmp_path / "u.db")
+    assert store.get_user(user_id) is None and not store.has_user(user_id)
+    assert store.ratings(user_id).empty and store.token_hash(user_id) is None
+    with pytest.raises(UnknownIdError):
+        store.add_ratings(user_id, [(1, 4.0)])
+    with pytest.raises(UnknownIdError):
+        store.set_token_hash(user_id, "e" * 64)
+    u = store.create_user(None)
+    with pytest.raises(ConfigError, match="out of range"):
+        store.add_ratings(u.user_id, [(user_id, 4.0)])

@@ -439,7 +439,7 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve_cmd(
         artifact: Path = typer.Argument(
-            ..., metavar="ARTIFACT", help="Artifact directory (reelrank train)."
+            ..., metavar="ARTIFACT", help="Artifact directory written by `reelrank train`."
         ),
         host: str = typer.Option(
             "127.0.0.1",
