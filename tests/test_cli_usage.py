@@ -166,3 +166,19 @@ def test_recommend_all_defaults_to_the_local_engine_and_als_defaults(
         "random_state": 42,
     }
     assert out.is_file() and summary["n_rows"] == 3 * summary["n_users"]
+
+
+def test_train_names_its_stages_and_json_is_quiet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["train", "--model", "pop", "--out", str(tmp_path / "m")])
+    assert code == 0
+    err = capsys.readouterr().err
+    stages = [line.split(" s  ", 1)[1] for line in err.splitlines() if " s  " in line]
+    assert stages == [
+        "loading the bundled ml-latest-small",
+        "fitting pop on 100,836 ratings",
+        f"writing the artifact to {tmp_path / 'm'}",
+    ]
+    code = main(["train", "--model", "pop", "--out", str(tmp_path / "m2"), "--json"])
+    assert code == 0 and capsys.readouterr().err == ""

@@ -61,4 +61,8 @@ class StageLog:
         if self.quiet:
             return
         elapsed = self._clock() - self._start
-        err_console.print(f"[dim]{elapsed:6.1f} s[/dim]  {message}", highlight=False)
+        from rich.markup import escape  # messages may hold brackets: "local[2]", "[spark]"
+
+        err_console.print(
+            f"[dim]{elapsed:6.1f} s[/dim]  {escape(message)}", highlight=False, soft_wrap=True
+        )

@@ -83,8 +83,12 @@ def train_artifact(
         raise ConfigError(f"--engine must be 'local' or 'spark', got {engine!r}")
     if engine == "spark" and model_name != "als":
         raise ConfigError(f"--engine spark trains model 'als' only, not {model_name!r}")
+    from reelrank.cli.common import StageLog
+
+    stage = StageLog(quiet=not progress)  # one stderr line as each stage starts
     seconds: dict[str, float] = {}
     t = time.perf_counter()
+    stage(f"loading {source or 'the bundled ml-latest-small'}")
     data = load(source)
     seconds["load"] = time.perf_counter() - t
     model = create_model(model_name, **(params or {}))
@@ -92,11 +96,16 @@ def train_artifact(
     if split == "temporal":
         from reelrank.data.split import temporal_split
 
+        stage("splitting (temporal, train part only)")
         train = temporal_split(data).train
     t = time.perf_counter()
+    if model.feature_blocks():
+        stage(f"item features ({', '.join(sorted(model.feature_blocks()))})")
     features = build_item_features(train, blocks=model.feature_blocks(), progress=progress)
     seconds["features"] = time.perf_counter() - t
     t = time.perf_counter()
+    where = f" on Spark ({master})" if engine == "spark" else ""
+    stage(f"fitting {model_name} on {train.n_interactions:,} ratings{where}")
     if engine == "spark":
         from reelrank.cli.spark import train_als_on_spark
 
@@ -105,6 +114,7 @@ def train_artifact(
         model.fit(train, features)
     seconds["fit"] = time.perf_counter() - t
     t = time.perf_counter()
+    stage(f"writing the artifact to {out}")
     save_artifact(out, model, train, features, force=force)
     seconds["save"] = time.perf_counter() - t
     return {
