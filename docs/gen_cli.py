@@ -67,9 +67,12 @@ def render_cli_markdown() -> str:
     command = typer.main.get_command(app)
     out = [
         "# CLI reference\n",
-        "Generated from the `reelrank` command line at documentation build time. Every "
-        "command exits with status 2 and one line on stderr on bad input; `-v` turns on "
-        "debug logging.\n",
+        "Generated from the `reelrank` command line at documentation build time. Exit "
+        "statuses: 0 on success, and for `reelrank` or a group (`reelrank data`) without a "
+        "sub-command, which print their help; 2 on a user error (unknown command or option, "
+        "a bad or missing value, bad input data), with one line on stderr and no traceback; "
+        "130 when interrupted. Long commands name each stage on stderr (quiet with "
+        "`--json`); `-v` turns on debug logging.\n",
     ]
     _render(command, ["reelrank"], out)
     return "\n".join(out)
