@@ -61,7 +61,7 @@ def test_unknown_model_lists_builtins_without_importing_them() -> None:
     from reelrank.errors import ConfigError
     from reelrank.models import get_model_class
 
-    with pytest.raises(ConfigError, match="available: .*hybrid"):
+    with pytest.raises(ConfigError, match=r"available: .*hybrid"):
         get_model_class("nosuch")
 
 
@@ -82,3 +82,25 @@ def test_help_does_not_import_numpy_or_pandas() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_recommend_on_an_als_artifact_imports_nothing_heavy(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The whole ``reelrank recommend ARTIFACT --user 1`` path, in a fresh interpreter."""
+    from reelrank.cli import main
+
+    artifact = tmp_path_factory.mktemp("als") / "model"
+    assert main(["train", "--model", "als", "--out", str(artifact), "--json"]) == 0
+    heavy = [*HEAVY, "faiss", "implicit", "matplotlib", "sqlalchemy", "optuna", "lightfm"]
+    probe = (
+        "import sys, contextlib, io\n"
+        "from reelrank.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main(['recommend', {str(artifact)!r}, '--user', '1'])\n"
+        f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
