@@ -154,7 +154,7 @@ def leaderboard_markdown(result: EvaluationResult) -> str:
             dashes = " | ".join("-" for _ in head)
             lines.append(f"| {r.model} | {dashes} | | {r.error} |")
             continue
-        params = ", ".join(f"{k}={v}" for k, v in r.params.items())
+        params = ", ".join(f"{k}={_fmt_param(v)}" for k, v in r.params.items())
         notes = _fit_notes(r)
         lines.append(
             f"| {r.model} | "
@@ -162,6 +162,15 @@ def leaderboard_markdown(result: EvaluationResult) -> str:
             + f" | {r.fit_seconds:.1f} | {r.eval_seconds:.1f} | {params} | {notes} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _fmt_param(value: Any) -> str:
+    """A parameter for the table: floats to 4 significant digits (tuned values are long)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(_fmt_param(v) for v in value) + ")"
+    return str(value)
 
 
 def _fit_notes(r: ModelResult) -> str:

@@ -67,7 +67,7 @@ __all__ = [
 DEFAULT_KS: tuple[int, ...] = (5, 10, 20)
 
 #: seconds of tuning per run (shared by the models; the default trial always runs)
-DEFAULT_TUNE_TIMEOUT = 420.0
+DEFAULT_TUNE_TIMEOUT = 300.0
 
 #: seed of the validation split cut from train when the protocol's split has none
 INNER_SEED = 7
