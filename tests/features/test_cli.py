@@ -55,7 +55,7 @@ def test_build_and_show(tmp_path, capsys, monkeypatch):
     assert shown["movie_id"] == 1
     assert "Animation" in shown["genres"]
     assert shown["matched"] == {"movie_id": 1, "title": "Toy Story (1995)", "how": "exact title"}
-    assert any(t["term"] == "tag:pixar" for t in shown["tfidf_terms"])
+    assert any(t["term"] == "pixar" for t in shown["tfidf_terms"])
     titles = [n["title"] for n in shown["neighbours"]]
     assert "Toy Story 2" in titles and len(titles) == 5
     assert np.all(np.diff([n["score"] for n in shown["neighbours"]]) <= 0)

@@ -74,14 +74,20 @@ def _summary(features: Any, seconds: float, out: Path | None) -> dict[str, Any]:
     }
 
 
-def _write_neighbours(features: Any, items: Any, out: Path, k: int) -> int:
+def _similarity(ds: Any) -> Any:
+    """Content vectors for "similar movies" (title words down-weighted), from ``ds``."""
+    from reelrank.features.content import clean_tags, similarity_vectors
+
+    return similarity_vectors(ds.movies, clean_tags(ds.tags, min_count=1), ds.people)
+
+
+def _write_neighbours(train: Any, items: Any, out: Path, k: int) -> int:
     import numpy as np
     import pandas as pd
 
     from reelrank.features.content import item_neighbours
 
-    matrix = features.tfidf if features.tfidf is not None else features.sparse
-    idx, scores = item_neighbours(matrix, k=k)
+    idx, scores = item_neighbours(_similarity(train), k=k)
     rows = np.repeat(np.arange(len(idx), dtype=np.int64), idx.shape[1])
     flat_i, flat_s = idx.ravel(), scores.ravel()
     ok = flat_i >= 0
@@ -177,7 +183,7 @@ def register(app: typer.Typer) -> None:
         )
         with allow_replace(force):
             features.save(out)
-        n_pairs = _write_neighbours(features, ds.items, out, neighbours) if neighbours else 0
+        n_pairs = _write_neighbours(train, ds.items, out, neighbours) if neighbours else 0
         summary = _summary(features, time.perf_counter() - start, out)
         summary["split"] = split
         summary["neighbour_pairs"] = n_pairs
@@ -246,8 +252,8 @@ def register(app: typer.Typer) -> None:
         tags = clean_tags(ds.tags, min_count=1)
         mine = tags[tags["item_idx"] == item].head(n)
         terms = top_terms(features, item, n) if features.tfidf is not None else []
-        matrix = features.tfidf if features.tfidf is not None else features.sparse
-        nb_idx, nb_score = item_neighbours(matrix, k=n, item_idx=np.array([item]))
+        # neighbours by what the movies are (genres, tags, people), not by title words
+        nb_idx, nb_score = item_neighbours(_similarity(ds), k=n, item_idx=np.array([item]))
         ok = nb_idx[0] >= 0
         neighbours = [
             {

@@ -85,13 +85,13 @@ def train_artifact(
         raise ConfigError(f"--engine spark trains model 'als' only, not {model_name!r}")
     from reelrank.cli.common import StageLog
 
+    model = create_model(model_name, **(params or {}))  # a bad name or param fails first
     stage = StageLog(quiet=not progress)  # one stderr line as each stage starts
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     stage(f"loading {source or 'the bundled ml-latest-small'}")
     data = load(source)
     seconds["load"] = time.perf_counter() - t
-    model = create_model(model_name, **(params or {}))
     train = data
     if split == "temporal":
         from reelrank.data.split import temporal_split

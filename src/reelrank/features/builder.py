@@ -25,10 +25,9 @@ from reelrank.features.content import (
     TagWeighting,
     clean_tags,
     decade_matrix,
-    field_tfidf_matrix,
     people_matrix,
     tag_matrix,
-    tfidf_fields,
+    tfidf_matrix,
 )
 from reelrank.features.item_features import ItemFeatures
 from reelrank.features.profiles import genre_matrix
@@ -221,11 +220,10 @@ def build_item_features(
     ).astype(str)
 
     t0 = time.perf_counter()
-    # one vocabulary per field, title words down-weighted (content.TFIDF_FIELD_WEIGHTS)
-    text_fields = tfidf_fields(train.movies, tags, train.people if cfg.include_people else None)
+    docs = tfidf_documents(train.movies, tags)
     tfidf = terms = None
-    if any(d.strip() for docs in text_fields.values() for d in docs):
-        tfidf, terms, _ = field_tfidf_matrix(text_fields, max_features=cfg.tfidf_max_features)
+    if any(docs):
+        tfidf, terms, _ = tfidf_matrix(docs, max_features=cfg.tfidf_max_features)
     seconds["tfidf"] = time.perf_counter() - t0
 
     dense: dict[str, np.ndarray] = {}

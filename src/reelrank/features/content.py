@@ -1,9 +1,14 @@
 """Sparse content features: tags, decades, people, TF-IDF and item-item neighbours.
 
-The content TF-IDF is field-weighted (:func:`field_tfidf_matrix`): titles, genres, tags and
-people each get their own vocabulary, and title words weigh a quarter of the others, so
-content similarity follows what a movie is (genres, tags, people), not words it shares with
-other titles.
+Two text representations serve two purposes. The models' TF-IDF block
+(:func:`tfidf_matrix`, one document of title, genres and tags per movie) is the one that
+ranks best on validation, title words included (sequels share them). "Similar movies" for
+people (``reelrank similar``, ``features show``, the API and the app) use
+:func:`similarity_vectors` instead: a field-weighted TF-IDF (:func:`field_tfidf_matrix`)
+where titles, genres, tags and people each have their own vocabulary and title words weigh a
+quarter of the others, so similarity follows what a movie is (genres, tags, people) rather
+than words its title shares with other titles ("Toy Story" is near other Pixar animation,
+not "Toy Soldiers"; "Heat" near crime thrillers, not "Body Heat" and "Red Heat").
 
 Everything is vectorised over the whole catalogue: raw tag strings are normalised once per
 *distinct* string, then counted per movie with integer keys; TF-IDF uses scikit-learn's
@@ -39,6 +44,7 @@ __all__ = [
     "item_neighbours",
     "normalise_text",
     "people_matrix",
+    "similarity_vectors",
     "tag_matrix",
     "tfidf_fields",
     "tfidf_matrix",
@@ -422,6 +428,52 @@ def field_tfidf_matrix(
     matrix = sp.csr_matrix(l2_normalise_rows(stacked), dtype=np.float32)
     assert matrix.shape[0] == n
     return matrix, np.concatenate(names).astype(str), vectorizers
+
+
+def similarity_vectors(
+    movies: pd.DataFrame,
+    tags: pd.DataFrame,
+    people: pd.DataFrame | None = None,
+    *,
+    weights: Mapping[str, float] | None = None,
+    min_tag_count: int = 2,
+) -> sp.csr_matrix:
+    """Item vectors whose cosine is "similar content" as people judge it.
+
+    The field-weighted TF-IDF of :func:`field_tfidf_matrix` over :func:`tfidf_fields`
+    (title words at a quarter of the weight of genres, tags and people by default).
+
+    Parameters
+    ----------
+    movies
+        The movie table (``title``, ``genres``), one row per item index.
+    tags
+        Tags per movie: columns ``item_idx`` and ``tag`` (a :func:`clean_tags` table, or raw
+        tag applications; ``count`` is used when present).
+    people
+        Optional credits (``item_idx``, ``name``).
+    weights
+        Field weights (default :data:`TFIDF_FIELD_WEIGHTS`).
+    min_tag_count
+        Tags applied fewer times than this over the whole table are left out (noise).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``(n_items, vocab)`` L2-normalised ``float32``; zero rows for movies without text.
+    """
+    if len(tags):
+        counts = (
+            tags["count"].to_numpy(np.float64) if "count" in tags.columns else np.ones(len(tags))
+        )
+        names = tags["tag"].astype(str).str.strip().str.lower()
+        total = pd.Series(counts).groupby(names.to_numpy()).transform("sum").to_numpy()
+        keep = (total >= min_tag_count) & (names.to_numpy() != "")
+        tags = pd.DataFrame(
+            {"item_idx": tags["item_idx"].to_numpy()[keep], "tag": names.to_numpy()[keep]}
+        )
+    matrix, _, _ = field_tfidf_matrix(tfidf_fields(movies, tags, people), weights=weights)
+    return matrix
 
 
 def item_neighbours(

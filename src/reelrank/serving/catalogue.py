@@ -25,7 +25,7 @@ from reelrank.serving.titles import TitleMatcher
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Catalogue", "rating_steps"]
+__all__ = ["Catalogue", "rating_steps", "row_of"]
 
 
 def _year(v: object) -> int | None:
@@ -33,6 +33,15 @@ def _year(v: object) -> int | None:
         return None
     y = int(v)  # type: ignore[call-overload]
     return None if y < 0 else y
+
+
+def row_of(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
+    """Row ``i`` of a CSR matrix as a 1 x n CSR, without scipy's fancy-indexing overhead."""
+    lo, hi = int(matrix.indptr[i]), int(matrix.indptr[i + 1])
+    return sp.csr_matrix(
+        (matrix.data[lo:hi], matrix.indices[lo:hi], np.array([0, hi - lo])),
+        shape=(1, matrix.shape[1]),
+    )
 
 
 def rating_steps(values: np.ndarray, scale: tuple[float, float]) -> list[float]:

@@ -36,7 +36,7 @@ from reelrank.errors import AmbiguousTitleError, UnknownIdError
 from reelrank.models.base import Recommender, topk
 from reelrank.serving.ann import FactorIndex, factor_arrays
 from reelrank.serving.artifact import Artifact
-from reelrank.serving.catalogue import Catalogue
+from reelrank.serving.catalogue import Catalogue, row_of
 from reelrank.serving.explain import (
     Explainer,
     default_like_threshold,
@@ -56,7 +56,7 @@ from reelrank.serving.results import (
     SimilarMovie,
     UnmatchedInput,
 )
-from reelrank.serving.similarity import ItemSimilarity
+from reelrank.serving.similarity import ItemSimilarity, content_vectors
 from reelrank.serving.users import StoredUsers
 
 if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only when a store is used
@@ -81,15 +81,6 @@ __all__ = [
     "SimilarMovie",
     "UnmatchedInput",
 ]
-
-
-def _row_of(matrix: sp.csr_matrix, i: int) -> sp.csr_matrix:
-    """Row ``i`` of a CSR matrix as a 1 x n CSR, without scipy's fancy-indexing overhead."""
-    lo, hi = int(matrix.indptr[i]), int(matrix.indptr[i + 1])
-    return sp.csr_matrix(
-        (matrix.data[lo:hi], matrix.indices[lo:hi], np.array([0, hi - lo])),
-        shape=(1, matrix.shape[1]),
-    )
 
 
 def _years_echo(years: tuple[int | None, int | None] | None) -> list[int | None] | None:
@@ -151,8 +142,9 @@ class RecommenderService(StoredUsers):
             artifact.item_tags,
             artifact.rating_scale,
         )
-        tfidf = artifact.features.tfidf if artifact.features is not None else None
-        self.similarity = ItemSimilarity(self.model, tfidf)
+        self.similarity = ItemSimilarity(
+            self.model, lambda: content_vectors(artifact.movies, artifact.item_tags)
+        )
         scale = artifact.rating_scale
         threshold = default_like_threshold(scale) if like_threshold is None else like_threshold
         if not scale[0] <= float(threshold) <= scale[1]:
@@ -284,7 +276,7 @@ class RecommenderService(StoredUsers):
         """(training index or None, ratings row) of a known or stored user."""
         uidx = self._training_user(user_id)
         if uidx is not None:
-            return uidx, _row_of(self.artifact.ratings, uidx)
+            return uidx, row_of(self.artifact.ratings, uidx)
         row = self._stored_row(user_id)
         if row is None:
             raise UnknownIdError(f"unknown user id: {user_id}")
@@ -340,9 +332,9 @@ class RecommenderService(StoredUsers):
         uidx = self._training_user(user_id)
         fallback = None
         if uidx is not None:
-            row = _row_of(self.artifact.ratings, uidx)
+            row = row_of(self.artifact.ratings, uidx)
             if candidates is None and self._index is not None and self._user_factors is not None:
-                exclude = _row_of(self.model.seen_, uidx) if exclude_seen else None
+                exclude = row_of(self.model.seen_, uidx) if exclude_seen else None
                 item_idx, scores = self._index.search(self._user_factors[uidx], n, exclude)
             else:
                 item_idx, scores = self.model.recommend(

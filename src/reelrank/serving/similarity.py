@@ -1,20 +1,24 @@
 """Item-item similarity for serving: the model's item vectors blended with content.
 
 Collaborative similarity is the cosine of the model's item vectors (the protocol's
-``_item_vectors`` hook); content similarity is the cosine of the artifact's TF-IDF rows
-(already L2-normalised, field-weighted so tags, genres and people dominate title words; see
-:func:`reelrank.features.content.field_tfidf_matrix`). ``weight`` goes to the collaborative
-part and ``1 - weight`` to content.
+``_item_vectors`` hook); content similarity is the cosine of
+:func:`reelrank.features.content.similarity_vectors` (a field-weighted TF-IDF of titles,
+genres and tags where title words weigh a quarter, so genres and tags dominate), built from
+the artifact's movie and tag tables on first use. ``weight`` goes to the collaborative part
+and ``1 - weight`` to content.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from reelrank.models.base import FoldInNotSupported, Recommender
 
-__all__ = ["ItemSimilarity"]
+__all__ = ["ItemSimilarity", "content_vectors"]
 
 
 def _l2_rows(m: np.ndarray) -> np.ndarray:
@@ -24,6 +28,16 @@ def _l2_rows(m: np.ndarray) -> np.ndarray:
     return m / norms
 
 
+def content_vectors(movies: pd.DataFrame, item_tags: pd.DataFrame) -> sp.csr_matrix | None:
+    """Content vectors of a catalogue for similar movies (None when it has no text at all)."""
+    from reelrank.features.content import similarity_vectors
+
+    try:
+        return similarity_vectors(movies, item_tags)
+    except ValueError:  # no titles, genres or tags
+        return None
+
+
 class ItemSimilarity:
     """Blended collaborative + content similarity between items.
 
@@ -31,11 +45,16 @@ class ItemSimilarity:
     ----------
     model
         The fitted model (its item vectors, when it has them).
-    tfidf
-        ``(n_items, vocab)`` L2-normalised TF-IDF, or None.
+    content
+        ``(n_items, vocab)`` L2-normalised content vectors, a function that builds them on
+        first use (it may return None), or None.
     """
 
-    def __init__(self, model: Recommender, tfidf: sp.spmatrix | None) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        content: sp.spmatrix | Callable[[], sp.spmatrix | None] | None,
+    ) -> None:
         self.cf: np.ndarray | None = None
         try:
             vectors = model._item_vectors()  # the protocol's similarity hook
@@ -44,8 +63,19 @@ class ItemSimilarity:
         if vectors is not None:
             dense = vectors.toarray() if sp.issparse(vectors) else np.asarray(vectors)
             self.cf = _l2_rows(dense)
-        self.tfidf = None if tfidf is None else sp.csr_matrix(tfidf, dtype=np.float32)
+        self._content = content
+        self._built: sp.csr_matrix | None = None
         self.model_name = getattr(model, "name", type(model).__name__)
+
+    @property
+    def tfidf(self) -> sp.csr_matrix | None:
+        """The content vectors (built on first use)."""
+        if self._built is None and self._content is not None:
+            made = self._content() if callable(self._content) else self._content
+            self._content = None
+            if made is not None:
+                self._built = sp.csr_matrix(made, dtype=np.float32)
+        return self._built
 
     @property
     def has_cf(self) -> bool:
@@ -71,9 +101,10 @@ class ItemSimilarity:
         if self.cf is not None and weight > 0:
             right = self.cf if others is None else self.cf[others]
             cf = self.cf[items] @ right.T
-        if self.tfidf is not None and (weight < 1 or self.cf is None):
-            right_t = self.tfidf if others is None else self.tfidf[others]
-            content = (self.tfidf[items] @ right_t.T).toarray().astype(np.float32)
+        vectors = self.tfidf if (weight < 1 or self.cf is None) else None
+        if vectors is not None:
+            right_t = vectors if others is None else vectors[others]
+            content = (vectors[items] @ right_t.T).toarray().astype(np.float32)
         if cf is not None and content is not None:
             blend = weight * cf + (1.0 - weight) * content
         elif cf is not None:
