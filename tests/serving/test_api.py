@@ -154,6 +154,8 @@ def test_post_recommendations_only_unknown_titles_is_flagged_popular(client: Tes
         {"ratings": [{"title": "Toy Story", "rating": 5}], "extra": 1},
         {"ratings": [{"title": "Toy Story", "rating": 7}]},
         {"ratings": [{"title": "Toy Story", "rating": -1}]},
+        {"ratings": [{"title": "Toy Story", "rating": 1}, {"title": "Toy Story", "rating": 5}]},
+        {"ratings": [{"movie_id": 1, "rating": 0}, {"movie_id": 1, "rating": 4}]},
     ],
 )
 def test_post_recommendations_bad_input_is_422(client: TestClient, body: dict) -> None:
@@ -284,7 +286,8 @@ def test_post_recommendations_fuzz(client: TestClient, body: object) -> None:
 )  # fmt: skip
 def test_post_recommendations_fuzz_wellformed(client: TestClient, ratings: list, n: int) -> None:
     r = client.post("/recommendations", json={"ratings": ratings, "n": n})
-    ok = 1 <= n <= 100 and all(0.5 <= x["rating"] <= 5 for x in ratings)
+    distinct = len({x["title"] for x in ratings}) == len(ratings)
+    ok = 1 <= n <= 100 and all(0.5 <= x["rating"] <= 5 for x in ratings) and distinct
     if ok:
         assert r.status_code in (200, 409), r.text  # 409: an ambiguous title
     else:

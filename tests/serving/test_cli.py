@@ -187,7 +187,7 @@ def test_serve_answers_http(trained: Path, tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/recommendations",
             json={"ratings": [{"title": "Toy Story", "rating": 5}], "n": 3},
         )
-        assert r.status_code == 200 and len(r.json()["recommendations"]) == 3
+        assert r.status_code == 200 and len(r.json()["items"]) == 3
         user = httpx.post(f"http://127.0.0.1:{port}/users", json={"name": "a"}).json()
     finally:
         proc.terminate()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "INT64_MAX",
@@ -83,7 +83,21 @@ class RatingIn(BaseModel):
         return self
 
 
-Ratings = Annotated[list[RatingIn], Field(min_length=1, max_length=MAX_RATINGS)]
+def _distinct_inputs(ratings: list[RatingIn]) -> list[RatingIn]:
+    seen: set[int | str] = set()
+    for r in ratings:
+        key: int | str = r.movie_id if r.movie_id is not None else str(r.title)
+        if key in seen:
+            raise ValueError(f"{key!r} is rated twice in one request; give each movie once")
+        seen.add(key)
+    return ratings
+
+
+Ratings = Annotated[
+    list[RatingIn],
+    Field(min_length=1, max_length=MAX_RATINGS),
+    AfterValidator(_distinct_inputs),
+]
 
 
 class RatingsRequest(BaseModel):
