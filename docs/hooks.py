@@ -110,13 +110,13 @@ def _python_index(names: list[str]) -> str:
 
 
 def _summary(name: str) -> str:
-    """`` - <first line of the module docstring>`` (plain text), or nothing."""
-    import importlib
+    """``: <first paragraph of the module docstring>`` (read from the source, not imported)."""
+    import ast
 
-    try:
-        doc = importlib.import_module(name).__doc__ or ""
-    except Exception:  # pragma: no cover - an optional dependency missing
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return ""
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
     first = doc.strip().split("\n\n", 1)[0].replace("\n", " ").strip()
     first = re.sub(r":[a-z]+:`~?\.?([^`]+)`", r"`\1`", first).replace("``", "`")
     return f": {first}" if first else ""
