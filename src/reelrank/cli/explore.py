@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from reelrank.cli.common import print_json, source_argument
+from reelrank.cli.common import StageLog, print_json, source_argument
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
         from reelrank.data import load
         from reelrank.evaluate.explore import explore
 
+        stage = StageLog(quiet=as_json)  # stages start once the input has been checked
         result = explore(
             load(source),
             out,
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
             n_random=n_random,
             similarity_weight=weight,
             seed=seed,
+            on_stage=stage,
         )
         if as_json:
             print_json(

@@ -402,6 +402,7 @@ def explore(
     similarity_weight: float = 0.5,
     als_params: dict[str, Any] | None = None,
     seed: int = 42,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ExploreResult:
     """Draw every exploration plot of ``dataset`` into ``out_dir`` plus ``index.html``.
 
@@ -426,6 +427,8 @@ def explore(
         Hyper-parameters of the quick ALS (default 32 factors, 10 iterations).
     seed
         Seed of the ALS and of the random sample.
+    on_stage
+        Called with a short description as each stage starts (for progress lines).
 
     Returns
     -------
@@ -443,8 +446,10 @@ def explore(
         read_report(report) if report is not None and not isinstance(report, dict) else report
     )
     chosen = select_movies(dataset, movies)
+    stage = on_stage or (lambda message: None)
 
     plots: dict[str, Path] = {}
+    stage("plotting ratings, users, time, genres and tags")
     steps: list[tuple[str, Callable[[Path], Path]]] = [
         ("rating_distribution", lambda p: plot_rating_distribution(dataset, p)),
         ("ratings_per_movie", lambda p: plot_ratings_per_movie(dataset, p)),
@@ -458,11 +463,13 @@ def explore(
         logger.debug("drew %s", name)
 
     params = {"factors": 32, "iterations": 10, "random_state": seed, **(als_params or {})}
+    stage(f"fitting a quick als ({params['factors']} factors) for the factor and similarity plots")
     als = create_model("als", **params).fit(dataset)
     user_f, item_f = als.user_factors_, als.item_factors_  # type: ignore[attr-defined]
     counts = dataset.item_counts()
     plots["factor_norms"] = plot_factor_norms(user_f, item_f, counts, out / "factor_norms.png")
 
+    stage("item features and the TF-IDF heatmap")
     features = build_item_features(dataset)
     if features.tfidf is None or features.tfidf_terms is None:  # pragma: no cover
         raise ConfigError("the item features have no TF-IDF block")
@@ -471,6 +478,7 @@ def explore(
         features.tfidf, features.tfidf_terms, labels, chosen, out / "tfidf_heatmap.png"
     )
 
+    stage("hybrid similarity heatmap")
     rng = np.random.default_rng(seed)
     pool = np.setdiff1d(np.flatnonzero(counts >= min_ratings), chosen)
     sample = np.sort(rng.choice(pool, size=min(n_random, len(pool)), replace=False))
