@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["Target", "genre_vectors", "make_target", "score_model"]
 
 _USER_BATCH = 1024
+#: most (user, item) cells one batch of a full ranking holds (AUC / untruncated MAP)
+_MAX_BATCH_CELLS = 4_000_000
 
 
 @dataclass
@@ -142,37 +144,31 @@ def _drop_excluded(
     return items, scores
 
 
-def _recommend(
-    model: Recommender, target: Target, n: int, *, progress: bool, desc: str
+def _recommend_batch(
+    model: Recommender, target: Target, sl: slice, n: int, n_cand: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    n_users = len(target.users)
-    out = np.full((n_users, n), -1, dtype=np.int64)
-    out_scores = np.full((n_users, n), -np.inf, dtype=np.float64)
-    n_cand = model.n_items_ if target.candidates is None else len(target.candidates)
-    starts = range(0, n_users, _USER_BATCH)
-    for start in tqdm(
-        starts, desc=desc, disable=not progress or n_users <= _USER_BATCH, leave=False
-    ):
-        sl = slice(start, min(n_users, start + _USER_BATCH))
-        if target.exclude is not None:
-            # only some training items leave the candidates: rank them all, drop the others
-            extra = int(np.diff(target.exclude.indptr)[sl].max(initial=0))
-            depth = min(n + extra, int(n_cand or n))
-            items, scores = model.recommend(
-                target.users[sl], n=depth, exclude_seen=False, candidates=target.candidates
-            )
-            items, scores = _drop_excluded(items, scores, target.exclude[sl], n)
-        elif target.fold_in is not None:
-            items, scores = model.recommend_for_ratings(
-                target.fold_in[sl], n=n, exclude_seen=True, candidates=target.candidates
-            )
-        else:
-            items, scores = model.recommend(
-                target.users[sl], n=n, exclude_seen=True, candidates=target.candidates
-            )
-        width = items.shape[1]
-        out[sl, :width] = items
-        out_scores[sl, :width] = scores
+    """Top-``n`` lists (``-1`` padded) and their scores for the users ``target.users[sl]``."""
+    if target.exclude is not None:
+        # only some training items leave the candidates: rank them all, drop the others
+        extra = int(np.diff(target.exclude.indptr)[sl].max(initial=0))
+        depth = min(n + extra, max(n_cand, 1))
+        items, scores = model.recommend(
+            target.users[sl], n=depth, exclude_seen=False, candidates=target.candidates
+        )
+        items, scores = _drop_excluded(items, scores, target.exclude[sl], n)
+    elif target.fold_in is not None:
+        items, scores = model.recommend_for_ratings(
+            target.fold_in[sl], n=n, exclude_seen=True, candidates=target.candidates
+        )
+    else:
+        items, scores = model.recommend(
+            target.users[sl], n=n, exclude_seen=True, candidates=target.candidates
+        )
+    out = np.full((sl.stop - sl.start, n), -1, dtype=np.int64)
+    out_scores = np.full(out.shape, -np.inf, dtype=np.float64)
+    width = min(items.shape[1], n)
+    out[:, :width] = items[:, :width]
+    out_scores[:, :width] = scores[:, :width]
     return out, out_scores
 
 
@@ -193,37 +189,56 @@ def _ranking_metrics(
     n_items = fit_train.n_items
     n_cand = n_items if target.candidates is None else len(target.candidates)
     depth = max([n_cand, *ks]) if full else (max(ks) if ks else 10)
-    recs, scores = _recommend(model, target, depth, progress=progress, desc=desc)
-    rel = target.relevant
     counts = fit_train.item_counts()
     n_train_users = max(1, int((fit_train.user_counts() > 0).sum()))
-    full_values: tuple[np.ndarray, np.ndarray] | None = None
+    # users are scored in batches, so a full ranking never needs users x items at once
+    batch = max(1, min(_USER_BATCH, _MAX_BATCH_CELLS // max(depth, 1)))
+    n_users = len(target.users)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in metric_names}
+    in_top = {k: np.zeros(n_items, dtype=bool) for b, k in parsed if b == "coverage"}
+    starts = range(0, n_users, batch)
+    for start in tqdm(starts, desc=desc, disable=not progress or n_users <= batch, leave=False):
+        sl = slice(start, min(n_users, start + batch))
+        recs, scores = _recommend_batch(model, target, sl, depth, n_cand)
+        rel = target.relevant[sl]
+        full_values: tuple[np.ndarray, np.ndarray] | None = None
+        for name, (base, k) in zip(metric_names, parsed, strict=True):
+            value: np.ndarray | None = None
+            if base == "precision":
+                value = M.precision_at_k(recs, rel, k)
+            elif base == "recall":
+                value = M.recall_at_k(recs, rel, k)
+            elif base == "ndcg":
+                value = M.ndcg_at_k(recs, rel, k)
+            elif base == "map" and k is not None:
+                value = M.map_at_k(recs, rel, k, denominator=protocol.map_denominator)
+            elif base == "mrr":
+                value = M.mrr_at_k(recs, rel, k)
+            elif base == "hit":
+                value = M.hit_rate_at_k(recs, rel, k)
+            elif base == "coverage":
+                top = recs[:, :k]
+                in_top[k][top[top >= 0]] = True
+            elif base == "novelty":
+                value = M.novelty(recs, counts, n_train_users, k)
+            elif base == "popularity":
+                value = M.popularity_bias(recs, counts, k)
+            elif base == "diversity" and genres is not None:
+                value = M.intra_list_diversity(recs, genres, k)
+            elif base in ("auc", "map"):
+                if full_values is None:
+                    full_values = M.full_ranking_auc_ap(recs, scores, rel, ties=protocol.auc_ties)
+                value = full_values[0] if base == "auc" else full_values[1]
+            if value is not None:
+                parts[name].append(value)
     out: dict[str, np.ndarray | float] = {}
     for name, (base, k) in zip(metric_names, parsed, strict=True):
-        if base == "precision":
-            out[name] = M.precision_at_k(recs, rel, k)
-        elif base == "recall":
-            out[name] = M.recall_at_k(recs, rel, k)
-        elif base == "ndcg":
-            out[name] = M.ndcg_at_k(recs, rel, k)
-        elif base == "map" and k is not None:
-            out[name] = M.map_at_k(recs, rel, k, denominator=protocol.map_denominator)
-        elif base == "mrr":
-            out[name] = M.mrr_at_k(recs, rel, k)
-        elif base == "hit":
-            out[name] = M.hit_rate_at_k(recs, rel, k)
-        elif base == "coverage":
-            out[name] = M.coverage_at_k(recs, n_cand, k)
-        elif base == "novelty":
-            out[name] = M.novelty(recs, counts, n_train_users, k)
-        elif base == "popularity":
-            out[name] = M.popularity_bias(recs, counts, k)
-        elif base == "diversity" and genres is not None:
-            out[name] = M.intra_list_diversity(recs, genres, k)
-        elif base in ("auc", "map"):
-            if full_values is None:
-                full_values = M.full_ranking_auc_ap(recs, scores, rel, ties=protocol.auc_ties)
-            out[name] = full_values[0] if base == "auc" else full_values[1]
+        if base == "coverage":
+            out[name] = float(in_top[k].sum() / max(n_cand, 1))
+        elif parts[name]:
+            out[name] = np.concatenate(parts[name])
+        elif n_users == 0 and not (base == "diversity" and genres is None):
+            out[name] = np.zeros(0)
     return out
 
 
