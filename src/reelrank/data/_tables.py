@@ -9,9 +9,12 @@ locates the first offending line with vectorised checks. Also here: the ``::`` r
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +37,9 @@ _NO_GENRES = "(no genres listed)"
 
 
 _DENSE_ID_LIMIT = 200_000_000
+#: ... and only when the table is at most this many times the number of ids mapped (or small)
+_DENSE_FACTOR = 8
+_DENSE_MIN_TABLE = 1 << 20
 #: layouts rated in whole stars
 _INTEGER_SCALE = {"ml-100k", "ml-1m"}
 
@@ -86,6 +92,29 @@ class _Spec:
         return self.sep_label or repr(self.delimiter)
 
 
+#: bytes per block of pyarrow's CSV reader; a longer line cannot be parsed
+_BLOCK_SIZE = 1 << 24
+
+
+@contextmanager
+def _arrow_input(src: _Source, name: str, encoding: str) -> Iterator[Any]:
+    """What pyarrow reads ``name`` from: a native file or buffer, never a Python object.
+
+    pyarrow's CSV and JSON readers read ahead on background threads; given a Python file
+    object (or a non-UTF-8 encoding, which pyarrow transcodes with a Python codec), those
+    threads call into Python, and a call still pending when the interpreter exits after a
+    parse error aborts the process (``terminate called without an active exception``).
+    Latin-1 files (small tables of ml-100k / ml-1m) are transcoded here, in Python.
+    """
+    if codecs.lookup(encoding).name == "utf-8":
+        with src.native(name) as path:
+            yield path
+        return
+    with src.open(name) as f:
+        data = f.read()
+    yield pa.BufferReader(data.decode(encoding).encode("utf-8"))
+
+
 def _read_table(src: _Source, name: str, spec: _Spec, *, allow_empty: bool = False) -> pa.Table:
     """Read a delimited file into an arrow table with the spec's types, or raise with the line."""
     shown = src.display(name)
@@ -110,9 +139,7 @@ def _read_table(src: _Source, name: str, spec: _Spec, *, allow_empty: bool = Fal
         names = [n if n is not None else f"_filler{i}" for i, n in enumerate(spec.names)]
         skip = 0
     types = {c: t for c, t in {**spec.columns, **optional}.items() if c in names}
-    read_opts = pacsv.ReadOptions(
-        column_names=names, skip_rows=skip, encoding=spec.encoding, block_size=1 << 24
-    )
+    read_opts = pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=_BLOCK_SIZE)
     parse_opts = pacsv.ParseOptions(
         delimiter=spec.delimiter, quote_char='"' if spec.quoted else False
     )
@@ -124,9 +151,12 @@ def _read_table(src: _Source, name: str, spec: _Spec, *, allow_empty: bool = Fal
         quoted_strings_can_be_null=False,
     )
     try:
-        with src.open(name) as f:
+        with _arrow_input(src, name, spec.encoding) as source:
             table = pacsv.read_csv(
-                f, read_options=read_opts, parse_options=parse_opts, convert_options=convert_opts
+                source,
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert_opts,
             )
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise _diagnose(src, name, spec, names, skip, types, e) from None
@@ -151,8 +181,20 @@ def _diagnose(
 ) -> DataFormatError:
     """Locate the first bad line after the fast path failed (slow path, runs only on errors)."""
     shown = src.display(name)
-    if isinstance(error, UnicodeDecodeError):
-        return DataFormatError(shown, f"not valid {spec.encoding} text")
+    message = str(error)
+    if isinstance(error, UnicodeDecodeError) or "UTF8" in message or "UTF-8" in message:
+        bad = src.first_bad_text_line(name, spec.encoding)
+        if bad is not None:
+            return DataFormatError(shown, f"not valid {spec.encoding} text ({bad[1]})", bad[0])
+    if "straddl" in message or "block size" in message:
+        long = src.first_long_line(name, _BLOCK_SIZE)
+        if long is not None:
+            return DataFormatError(
+                shown,
+                f"line of {long[1]:,} bytes, longer than the {_BLOCK_SIZE:,} a line may have "
+                "(a MovieLens line is short: missing line breaks or an unclosed quote?)",
+                long[0],
+            )
     bad_rows: list[Any] = []
 
     def handler(row: Any) -> str:
@@ -162,15 +204,14 @@ def _diagnose(
 
     n_fields = sum(1 for n in names if not n.startswith("_filler")) if not spec.header else None
     try:
-        with src.open(name) as f:
+        with _arrow_input(src, name, spec.encoding) as source:
             table = pacsv.read_csv(
-                f,
+                source,
                 read_options=pacsv.ReadOptions(
                     column_names=names,
                     skip_rows=skip,
-                    encoding=spec.encoding,
                     use_threads=False,
-                    block_size=1 << 24,
+                    block_size=_BLOCK_SIZE,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=spec.delimiter,
@@ -203,32 +244,43 @@ def _diagnose(
         if pa.types.is_string(typ):
             continue
         values = table.column(col).combine_chunks()
-        row, value = _first_unconvertible(values, typ)
+        row, value, reason = _first_unconvertible(values, typ)
         if row is not None:
-            what = "timestamp" if pa.types.is_timestamp(typ) else "number"
-            return DataFormatError(
-                shown, f"column {col!r}: {value!r} is not a valid {what}", row + skip + 1
-            )
+            return DataFormatError(shown, f"column {col!r}: {value!r} {reason}", row + skip + 1)
     return DataFormatError(shown, f"unreadable: {error}")
 
 
-def _first_unconvertible(values: pa.Array, typ: pa.DataType) -> tuple[int | None, str]:
-    """Row and text of the first string in ``values`` that does not convert to ``typ``."""
+def _first_unconvertible(values: pa.Array, typ: pa.DataType) -> tuple[int | None, str, str]:
+    """Row, text and reason of the first string in ``values`` that does not convert to ``typ``.
+
+    Integers must also fit the column's type (ids in int32, timestamps in int64).
+    """
     strings = pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
     if pa.types.is_timestamp(typ):
         parsed = pd.to_datetime(strings, errors="coerce", format="ISO8601")
         bad = parsed.isna().to_numpy() & (strings.str.len() > 0).to_numpy()
+        reason = np.where(bad, "is not a valid timestamp", "")
     else:
         parsed = pd.to_numeric(strings, errors="coerce")
-        bad = parsed.isna().to_numpy() & (strings.str.strip().str.len() > 0).to_numpy()
+        number = np.asarray(parsed, dtype=np.float64)
+        bad = np.isnan(number) & (strings.str.strip().str.len() > 0).to_numpy()
+        reason = np.where(bad, "is not a valid number", "")
         if pa.types.is_integer(typ):
+            info = np.iinfo(typ.to_pandas_dtype())
             with np.errstate(invalid="ignore"):
-                frac = np.asarray(parsed, dtype=np.float64) % 1 != 0
-            bad |= frac & ~np.isnan(np.asarray(parsed, dtype=np.float64))
+                frac = (number % 1 != 0) & ~np.isnan(number)
+                # compare as float: exact enough at these bounds, and never overflows
+                outside = ~np.isnan(number) & ((number < info.min) | (number > info.max))
+            reason = np.where(frac & ~bad, "is not a whole number", reason)
+            reason = np.where(
+                outside & ~bad & ~frac, f"does not fit in {typ} ({info.min}..{info.max})", reason
+            )
+            bad |= frac | outside
     hits = np.flatnonzero(bad)
     if len(hits) == 0:
-        return None, ""
-    return int(hits[0]), str(strings.iloc[int(hits[0])])
+        return None, "", ""
+    first = int(hits[0])
+    return first, str(strings.iloc[first]), str(reason[first])
 
 
 def _read_double_colon(
@@ -289,6 +341,16 @@ def _to_numeric(frame: pd.DataFrame, col: str, dtype: str) -> np.ndarray:
             f"column {col!r}: {strings.iloc[first]!r} is not a valid number",
             int(frame.attrs["line_no"][first]),
         )
+    if dtype.startswith("int"):
+        info = np.iinfo(dtype)
+        outside = (arr < info.min) | (arr > info.max)
+        if outside.any():
+            first = int(np.flatnonzero(outside)[0])
+            raise DataFormatError(
+                frame.attrs["path"],
+                f"column {col!r}: {strings.iloc[first]!r} does not fit in {dtype}",
+                int(frame.attrs["line_no"][first]),
+            )
     return arr.astype(dtype)
 
 
@@ -298,8 +360,9 @@ def _index_ids(
     """Map raw integer ids to positions in ``universe`` (sorted unique; default: the ids' own).
 
     Returns the sorted universe and the ``int32`` positions (``-1`` for ids not in it).
-    Uses an O(n) lookup table when ids are small non-negative integers (MovieLens), else a
-    hash index.
+    Uses an O(n) lookup table when the ids are dense small non-negative integers
+    (MovieLens), else a hash index: the table is sized by the largest id, so one stray id
+    of 199,999,999 must not allocate gigabytes.
     """
     ids = np.asarray(ids)
     if len(ids) == 0:
@@ -308,7 +371,8 @@ def _index_ids(
     lo, hi = int(ids.min()), int(ids.max())
     if universe is not None and len(universe):
         lo, hi = min(lo, int(universe.min())), max(hi, int(universe.max()))
-    if lo >= 0 and hi < _DENSE_ID_LIMIT:
+    count = len(ids) + (len(universe) if universe is not None else 0)
+    if lo >= 0 and hi < _DENSE_ID_LIMIT and hi < max(_DENSE_MIN_TABLE, _DENSE_FACTOR * count):
         if universe is None:
             present = np.zeros(hi + 1, dtype=bool)
             present[ids] = True
@@ -383,13 +447,51 @@ def _movie_frame(
     return frame
 
 
-def _check_unique_movies(movie_id: np.ndarray, shown: str, header: int) -> None:
+def _check_unique_movies(
+    movie_id: np.ndarray, shown: str, header: int, line_no: np.ndarray | None = None
+) -> None:
+    """Movie ids of a movie table: not negative, not duplicated (the error names the line)."""
+    _check_ids(movie_id, shown, "movie id", header, line_no)
     sorted_idx = np.argsort(movie_id, kind="stable")
     s = movie_id[sorted_idx]
     dup = np.flatnonzero(s[1:] == s[:-1])
     if len(dup):
         row = int(max(sorted_idx[dup[0]], sorted_idx[dup[0] + 1]))
-        raise DataFormatError(shown, f"duplicated movie id {int(s[dup[0]])}", row + header + 1)
+        line = int(line_no[row]) if line_no is not None else row + header + 1
+        raise DataFormatError(shown, f"duplicated movie id {int(s[dup[0]])}", line)
+
+
+def _check_ids(
+    ids: np.ndarray, shown: str, what: str, header: int, line_no: np.ndarray | None = None
+) -> None:
+    """Raise naming the line of the first negative id (MovieLens ids are positive)."""
+    negative = np.asarray(ids) < 0
+    if negative.any():
+        row = int(np.flatnonzero(negative)[0])
+        line = int(line_no[row]) if line_no is not None else row + header + 1
+        raise DataFormatError(
+            shown, f"{what} {int(ids[row])} is negative (MovieLens ids are positive)", line
+        )
+
+
+#: timestamps are seconds since 1970; beyond this (year 2255) they cannot be dates
+MAX_TIMESTAMP = 9_000_000_000
+
+
+def _check_timestamps(
+    ts: np.ndarray, shown: str, header: int, line_no: np.ndarray | None = None
+) -> None:
+    """Raise naming the line of the first timestamp that is not a plausible time."""
+    bad = (np.asarray(ts) < 0) | (np.asarray(ts) > MAX_TIMESTAMP)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        line = int(line_no[row]) if line_no is not None else row + header + 1
+        raise DataFormatError(
+            shown,
+            f"timestamp {int(ts[row])} is not a time (seconds since 1970, at most "
+            f"{MAX_TIMESTAMP:,})",
+            line,
+        )
 
 
 def _nullable_int(column: pa.ChunkedArray) -> pd.Series:
@@ -403,9 +505,9 @@ def _read_json_lines(src: _Source, name: str, schema: pa.Schema) -> pa.Table:
     if src.size(name) == 0:
         raise DataFormatError(shown, "empty file", 1)
     try:
-        with src.open(name) as f:
+        with _arrow_input(src, name, "utf8") as source:
             table = pajson.read_json(
-                f,
+                source,
                 parse_options=pajson.ParseOptions(
                     explicit_schema=schema, unexpected_field_behavior="ignore"
                 ),
@@ -442,7 +544,11 @@ def _diagnose_json(src: _Source, name: str, schema: pa.Schema, error: Exception)
 
 
 def _check_scale(r: _Ratings, layout: str, scale: tuple[float, float]) -> None:
-    """Raise naming the first line whose rating is outside the layout's scale."""
+    """Raise naming the first line whose rating is outside the layout's scale (or whose ids
+    are negative, or whose timestamp is not a time)."""
+    _check_ids(r.user_id, r.path, "user id", r.header_lines)
+    _check_ids(r.movie_id, r.path, "movie id", r.header_lines)
+    _check_timestamps(r.timestamp, r.path, r.header_lines)
     lo, hi = scale
     rating = r.rating
     step = 1.0 if layout in _INTEGER_SCALE else 0.5

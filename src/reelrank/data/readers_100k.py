@@ -44,6 +44,8 @@ _ML100K_GENRES = (
 )
 
 
+#: genre flag columns of u.item
+_N_GENRE_FLAGS = 19
 _PREDEFINED_SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 
 
@@ -121,11 +123,11 @@ def _read_movies_100k(src: _Source) -> pd.DataFrame:
         "release_date",
         "video_release_date",
         "imdb_url",
-        *(f"g{k}" for k in range(19)),
+        *(f"g{k}" for k in range(_N_GENRE_FLAGS)),
     )
     columns: dict[str, pa.DataType] = {"movie_id": pa.int64(), "title": pa.string()}
     columns.update({"release_date": pa.string()})
-    columns.update({f"g{k}": pa.int8() for k in range(19)})
+    columns.update({f"g{k}": pa.int8() for k in range(_N_GENRE_FLAGS)})
     spec = _Spec(
         columns=columns,
         delimiter="|",
@@ -139,7 +141,7 @@ def _read_movies_100k(src: _Source) -> pd.DataFrame:
     movie_id = table.column("movie_id").to_numpy()
     _check_unique_movies(movie_id, src.display("u.item"), 0)
     genre_names = np.array(_read_genre_names(src), dtype=object)
-    flags = np.column_stack([table.column(f"g{k}").to_numpy() for k in range(19)])
+    flags = np.column_stack([table.column(f"g{k}").to_numpy() for k in range(_N_GENRE_FLAGS)])
     rows, cols = np.nonzero(flags[:, : len(genre_names)])
     values = genre_names[cols]
     values = values[values != "unknown"] if len(values) else values
@@ -170,8 +172,18 @@ def _read_genre_names(src: _Source) -> list[str]:
     table = _read_table(src, "u.genre", spec)
     index = table.column("index").to_numpy()
     names = np.asarray(table.column("genre").to_pylist(), dtype=object)
+    # u.item has exactly one flag column per genre: an index outside them is corrupted
+    outside = (index < 0) | (index >= _N_GENRE_FLAGS)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataFormatError(
+            src.display("u.genre"),
+            f"genre index {int(index[row])} outside 0..{_N_GENRE_FLAGS - 1} (u.item has "
+            f"{_N_GENRE_FLAGS} genre flags)",
+            row + 1,
+        )
     out = [""] * (int(index.max()) + 1)
-    for i, g in zip(index.tolist(), names.tolist(), strict=True):  # ~19 rows
+    for i, g in zip(index.tolist(), names.tolist(), strict=True):  # at most 19 rows
         out[i] = g
     return out
 

@@ -39,7 +39,7 @@ def _dat_ratings_spec(encoding: str) -> _Spec:
 def _read_movies_dat(src: _Source, encoding: str) -> pd.DataFrame:
     frame = _read_double_colon(src, "movies.dat", ("movie_id", "title", "genres"), 1, encoding)
     movie_id = _to_numeric(frame, "movie_id", "int64")
-    _check_unique_movies(movie_id, src.display("movies.dat"), 0)
+    _check_unique_movies(movie_id, src.display("movies.dat"), 0, frame.attrs["line_no"])
     genres = _genre_lists(pa.array(frame["genres"].astype(object), type=pa.string()), len(frame))
     return _movie_frame(movie_id, frame["title"], genres)
 
