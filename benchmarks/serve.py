@@ -210,7 +210,8 @@ def bench(
 ) -> dict[str, object]:
     rng = np.random.default_rng(2)
     users = rng.choice(user_ids, args.requests)
-    picks = rng.choice(movie_ids, (args.requests, 5))
+    # five distinct movies per request (the API refuses a movie rated twice in one request)
+    picks = np.stack([rng.choice(movie_ids, 5, replace=False) for _ in range(args.requests)])
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(artifact, Path(tmp) / "users.db")
         try:
