@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from reelrank import __version__
-from reelrank.errors import ReelrankError, UnknownIdError
+from reelrank.errors import AmbiguousTitleError, ReelrankError, UnknownIdError
 from reelrank.models.base import FoldInNotSupported
 from reelrank.serving.api_docs import add_offline_docs
 from reelrank.serving.api_schemas import (
@@ -63,7 +63,7 @@ from reelrank.serving.limits import (
     safe_errors,
     safe_text,
 )
-from reelrank.serving.service import AmbiguousTitleError, RecommenderService
+from reelrank.serving.service import RecommenderService
 from reelrank.serving.store import UserStore
 
 logger = logging.getLogger(__name__)
