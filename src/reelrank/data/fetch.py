@@ -2,9 +2,16 @@
 
 :func:`fetch` streams ``<base_url>/<name>.zip`` into a temporary file (renamed only when
 complete), checks it against the MD5 published beside it (``<name>.zip.md5``), extracts it
-into a temporary folder, checks the pinned per-file checksums we know, and only then moves
-the folder to ``<cache_dir>/<name>``. Whatever fails or is interrupted, nothing is left
-behind. :func:`reelrank.data.movielens.load` then accepts the name (``load("ml-100k")``).
+into a temporary folder, checks the pinned per-file checksums we know and that the archive
+holds the dataset's MovieLens layout, and only then moves the folder to
+``<cache_dir>/<name>``. Whatever fails or is interrupted, nothing is left behind; what a
+killed process (SIGTERM, SIGKILL) could not clean up is removed by the next fetch.
+:func:`reelrank.data.movielens.load` then accepts the name (``load("ml-100k")``).
+
+A download has an overall deadline and a stall timeout (no byte for ``timeout`` seconds),
+both reported with the bytes received. Extraction refuses unsafe members (absolute paths,
+``..``, symbolic links) and caps the extracted size (in total, and per member relative to
+its compressed size), so a hostile archive can neither escape the cache nor fill the disk.
 
 Library code takes the cache folder and base URL as parameters; only the CLI reads the
 ``REELRANK_CACHE`` and ``REELRANK_BASE_URL`` environment variables.
@@ -15,12 +22,16 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import os
 import re
 import shutil
+import stat
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
@@ -74,6 +85,16 @@ PINNED_CHECKSUMS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 _CHUNK = 1 << 20
+#: the whole download must finish within this many seconds (ml-32m is 0.24 GB)
+DEFAULT_DEADLINE = 3 * 3600.0
+#: extracted archives may hold at most this many bytes in total (ml-32m: 0.9 GB)
+MAX_EXTRACTED_BYTES = 32 << 30
+#: a member expanding beyond 64 MB may not expand more than this times its compressed size
+MAX_MEMBER_RATIO = 200
+_RATIO_FLOOR = 64 << 20
+MAX_MEMBERS = 10_000
+#: the layout each dataset's archive must hold
+_EXPECTED_LAYOUT = {"ml-10m": "ml-10m"}
 _MD5_RE = re.compile(r"\b([0-9a-fA-F]{32})\b")
 
 
@@ -107,20 +128,31 @@ def _open_url(url: str, timeout: float) -> http.client.HTTPResponse:
 def _published_md5(url: str, timeout: float) -> str:
     """The MD5 published in ``<zip>.md5`` (``MD5 (x.zip) = ...`` or ``md5sum`` format)."""
     with _open_url(url, timeout) as response:
-        text = response.read(4096).decode("ascii", errors="replace")
+        try:
+            text = response.read(4096).decode("ascii", errors="replace")
+        except (http.client.HTTPException, OSError) as e:
+            raise DownloadError(f"{url}: cannot read the checksum ({e})") from None
     match = _MD5_RE.search(text)
     if match is None:
         raise DownloadError(f"{url}: no MD5 checksum found in {text[:80]!r}")
     return match.group(1).lower()
 
 
-def _download(url: str, target: Path, *, progress: bool, timeout: float) -> str:
-    """Stream ``url`` into ``target``; return the MD5 of the bytes received."""
+def _download(
+    url: str, target: Path, *, progress: bool, timeout: float, deadline: float | None = None
+) -> str:
+    """Stream ``url`` into ``target``; return the MD5 of the bytes received.
+
+    ``timeout`` bounds each wait for data (a stall); ``deadline`` the whole transfer (both in
+    seconds). Either raises :class:`DownloadError` saying how many bytes had arrived.
+    """
     md5 = hashlib.md5()
     received = 0
+    started = time.monotonic()
     with _open_url(url, timeout) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        of_total = f" of {total:,}" if total is not None else ""
         with (
             open(target, "wb") as out,
             tqdm(
@@ -134,10 +166,15 @@ def _download(url: str, target: Path, *, progress: bool, timeout: float) -> str:
         ):
             while True:
                 try:
-                    block = response.read(_CHUNK)
+                    block = response.read1(_CHUNK)  # what has arrived (a stall times out)
+                except TimeoutError:
+                    raise DownloadError(
+                        f"{url}: stalled, no data for {timeout:g} s after {received:,}"
+                        f"{of_total} bytes received"
+                    ) from None
                 except (http.client.HTTPException, OSError) as e:
                     raise DownloadError(
-                        f"{url}: connection lost after {received} bytes ({e})"
+                        f"{url}: connection lost after {received:,}{of_total} bytes ({e})"
                     ) from None
                 if not block:
                     break
@@ -145,18 +182,43 @@ def _download(url: str, target: Path, *, progress: bool, timeout: float) -> str:
                 md5.update(block)
                 received += len(block)
                 bar.update(len(block))
+                if deadline is not None and time.monotonic() - started > deadline:
+                    raise DownloadError(
+                        f"{url}: not finished within the {deadline:g} s deadline "
+                        f"({received:,}{of_total} bytes received)"
+                    )
     if total is not None and received != total:
-        raise DownloadError(f"{url}: interrupted, received {received} of {total} bytes")
+        raise DownloadError(f"{url}: interrupted, received {received:,} of {total:,} bytes")
     return md5.hexdigest()
 
 
 def _safe_members(zf: zipfile.ZipFile, zip_name: str) -> tuple[list[zipfile.ZipInfo], str]:
-    """Members to extract and the single top folder to strip (``""`` if none)."""
+    """Members to extract and the single top folder to strip (``""`` if none).
+
+    Refuses absolute or ``..`` paths, symbolic links, too many members, and archives that
+    would expand beyond :data:`MAX_EXTRACTED_BYTES` (or a member beyond
+    :data:`MAX_MEMBER_RATIO` times its compressed size).
+    """
     members = [m for m in zf.infolist() if not m.filename.startswith("__MACOSX")]
+    if len(members) > MAX_MEMBERS:
+        raise DownloadError(f"{zip_name}: {len(members)} members; refused (not MovieLens)")
+    total = 0
     for m in members:
         p = PurePosixPath(m.filename)
-        if p.is_absolute() or ".." in p.parts:
+        if p.is_absolute() or ".." in p.parts or "\\" in m.filename:
             raise DownloadError(f"{zip_name}: unsafe member path {m.filename!r}")
+        if stat.S_ISLNK(m.external_attr >> 16):
+            raise DownloadError(f"{zip_name}: member {m.filename!r} is a symbolic link; refused")
+        if m.file_size > _RATIO_FLOOR and m.file_size > MAX_MEMBER_RATIO * max(m.compress_size, 1):
+            raise DownloadError(
+                f"{zip_name}: member {m.filename!r} would expand {m.compress_size:,} bytes "
+                f"into {m.file_size:,}; refused"
+            )
+        total += m.file_size
+    if total > MAX_EXTRACTED_BYTES:
+        raise DownloadError(
+            f"{zip_name}: would extract {total:,} bytes, more than {MAX_EXTRACTED_BYTES:,}; refused"
+        )
     tops = {PurePosixPath(m.filename).parts[0] for m in members if m.filename.strip("/")}
     strip = ""
     if len(tops) == 1 and any("/" in m.filename.rstrip("/") for m in members):
@@ -173,11 +235,53 @@ def _extract(zip_path: Path, into: Path, zip_name: str) -> None:
                 if not rel or m.is_dir():
                     continue
                 dest = into / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(m) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(m) as src, open(dest, "xb") as out:
+                        shutil.copyfileobj(src, out, _CHUNK)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                    raise DownloadError(
+                        f"{zip_name}: member {m.filename!r} is corrupted ({e})"
+                    ) from None
+                except OSError as e:  # e.g. a member that is also a folder of other members
+                    raise DownloadError(
+                        f"{zip_name}: cannot extract member {m.filename!r} ({e.strerror or e})"
+                    ) from None
     except zipfile.BadZipFile as e:
         raise DownloadError(f"{zip_name}: not a valid zip archive ({e})") from None
+
+
+def _check_layout(name: str, folder: Path, zip_name: str) -> None:
+    """Refuse an archive that does not hold the MovieLens layout of dataset ``name``."""
+    from reelrank.data.movielens import detect_layout
+    from reelrank.errors import DataFormatError
+
+    try:
+        layout = detect_layout(folder)
+    except DataFormatError:
+        raise DownloadError(
+            f"{zip_name}: holds no MovieLens layout (no u.data, ratings.dat or ratings.csv); "
+            f"not installed as {name}"
+        ) from None
+    expected = _EXPECTED_LAYOUT.get(name, name)
+    if layout != expected:
+        raise DownloadError(
+            f"{zip_name}: holds a {layout} layout, not {expected}; not installed as {name}"
+        )
+
+
+def _clean_leftovers(cache: Path, name: str) -> None:
+    """Remove what killed fetches of ``name`` left in the cache (temp folders, .part files)."""
+    from reelrank._fs import clean_stale_temporaries
+
+    clean_stale_temporaries(cache, name)
+    # folders of versions before the pid was in the name: ".NAME-xxxxxxxx", after an hour
+    legacy = re.compile(rf"^\.{re.escape(name)}-[a-z0-9_]{{8}}$")
+    for entry in cache.iterdir() if cache.is_dir() else ():
+        if legacy.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+            if time.time() - entry.stat().st_mtime > 3600:
+                shutil.rmtree(entry, ignore_errors=True)
+                logger.info("removed %s, left behind by an interrupted fetch", entry)
 
 
 def _verify_pinned(name: str, folder: Path) -> None:
@@ -201,6 +305,7 @@ def fetch(
     force: bool = False,
     progress: bool = True,
     timeout: float = 60.0,
+    deadline: float | None = DEFAULT_DEADLINE,
 ) -> Path:
     """Download, verify and extract an official MovieLens dataset.
 
@@ -218,7 +323,9 @@ def fetch(
     progress
         Show a download progress bar.
     timeout
-        Socket timeout in seconds.
+        Stall timeout: seconds without any data before the download is given up.
+    deadline
+        Seconds the whole download may take (``None``: no limit).
 
     Returns
     -------
@@ -230,7 +337,8 @@ def fetch(
     ConfigError
         If ``name`` is not a known dataset.
     DownloadError
-        On HTTP errors, connection problems or an interrupted transfer.
+        On HTTP errors, connection problems, a stalled, slow or interrupted transfer, an
+        unsafe or oversized archive, or one without the dataset's MovieLens layout.
     ChecksumError
         If the zip's MD5 or a pinned per-file checksum does not match; the download is
         deleted.
@@ -245,11 +353,12 @@ def fetch(
     zip_name = DATASETS[name]
     url = (base_url or DEFAULT_BASE_URL).rstrip("/") + "/" + zip_name
     cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache))
+    _clean_leftovers(cache, name)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-{os.getpid()}-", dir=cache))
     try:
         expected = _published_md5(url + ".md5", timeout)
         part = work / f"{zip_name}.part"
-        actual = _download(url, part, progress=progress, timeout=timeout)
+        actual = _download(url, part, progress=progress, timeout=timeout, deadline=deadline)
         if actual != expected:
             raise ChecksumError(
                 f"{zip_name}: MD5 mismatch, expected {expected} (from {url}.md5), "
@@ -260,6 +369,7 @@ def fetch(
         extracted.mkdir()
         _extract(zip_path, extracted, zip_name)
         _verify_pinned(name, extracted)
+        _check_layout(name, extracted, zip_name)
         zip_path.unlink()
         if dest.exists():
             shutil.rmtree(dest)
