@@ -127,7 +127,7 @@ class HybridConfig(ModelConfig):
     lambdarank_truncation_level: int = 30
     early_stopping_rounds: int = 30
     inner_val_fraction: float = 0.2
-    early_stopping_fraction: float = 0.15
+    early_stopping_fraction: float = 0.1
     safety_net: bool = True
     refit_generators: bool = True
     logistic_c: float = 1.0

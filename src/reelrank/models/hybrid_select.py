@@ -1,12 +1,13 @@
 """The hybrid's safety net: is the trained ranker better than its own generators?
 
 After the ranker is trained, :func:`choose_serving` compares it on the inner validation
-users (label groups the ranker was not trained on) with every generator alone and with a
-blend of the generators (weights tuned on the ranker's training groups), by NDCG@10 with the
-protocol's relevance rule. Only the first-stage candidates (the union of the generators'
-top-``N``, or the restricted catalogue) are ranked, as when serving; the ideal DCG counts
-*every* held-out relevant item of the user, so a generator's figure is its real NDCG@10 over
-the catalogue (its top 10 always lies inside the union).
+users (label groups the ranker was neither trained nor early-stopped on) with the best of
+every generator alone and a blend of the generators (chosen, and the blend weights tuned, on
+the other label users), by NDCG@10 with the protocol's relevance rule. Only the first-stage
+candidates (the union of the generators' top-``N``, or the restricted catalogue) are
+ranked, as when serving; the ideal DCG counts *every* held-out relevant item of the user,
+so a generator's figure is its real NDCG@10 over the catalogue (its top 10 always lies
+inside the union).
 
 The winner is served: ``"ranker"``, ``"blend"`` (a weighted sum of the generators' per-user
 z-scores) or ``"generator:<name>"`` (one generator alone, a blend with one weight).
@@ -129,63 +130,76 @@ class ServingChoice:
     weights
         Blend weights over generators (one-hot for a single generator; empty for the ranker).
     validation
-        NDCG@10 of every contender on the inner validation users.
+        NDCG@10 of every contender on the inner validation users (and how the alternative
+        to the ranker was chosen).
     """
 
     mode: str
     weights: dict[str, float] = field(default_factory=dict)
-    validation: dict[str, float] = field(default_factory=dict)
+    validation: dict[str, float | str] = field(default_factory=dict)
 
 
 def choose_serving(
     ranker_val: np.ndarray,
-    z_train: dict[str, np.ndarray],
+    z_fit: dict[str, np.ndarray],
     z_val: dict[str, np.ndarray],
+    score_fit: dict[str, np.ndarray],
     score_val: dict[str, np.ndarray],
-    train_groups: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fit_groups: tuple[np.ndarray, np.ndarray, np.ndarray],
     val_groups: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
     min_gain: float = 0.0,
 ) -> ServingChoice:
-    """Pick the best of the ranker, each generator alone and the tuned blend.
+    """Keep the ranker only if it beats the best alternative on the validation users.
+
+    The alternative is chosen first, on the *other* label users (``fit``): each generator
+    alone, and the blend whose weights are tuned there. The generators never saw any label,
+    so every label user judges them fairly; only the ranker needs users it was neither
+    trained nor early-stopped on. Then the ranker and that one alternative are compared on
+    the same validation users (a paired comparison: picking the best of many noisy figures
+    on those few users would favour whichever contender got lucky).
 
     Parameters
     ----------
     ranker_val
         Ranker scores of the validation pairs.
-    z_train, z_val
-        Per-generator z-scores of the training / validation pairs (blend inputs).
-    score_val
-        Per-generator raw scores of the validation pairs (a generator alone).
-    train_groups, val_groups
-        ``(group, positive, n_positive)`` of the training / validation pairs.
+    z_fit, z_val
+        Per-generator z-scores of the other / validation pairs (blend inputs).
+    score_fit, score_val
+        Per-generator raw scores of the other / validation pairs (a generator alone).
+    fit_groups, val_groups
+        ``(group, positive, n_positive)`` of the other / validation pairs.
     min_gain
-        The ranker is kept only if it beats the best alternative by more than this.
+        The ranker is kept only if it beats the alternative by more than this.
+
+    Returns
+    -------
+    ServingChoice
+        ``validation`` holds every contender's NDCG@10 on the validation users and, under
+        ``"<name>@fit"``, the figures the alternative was chosen by.
     """
     vg, vp, vn = val_groups
+    fit_fig = {f"generator:{g}": group_ndcg(s, *fit_groups) for g, s in score_fit.items()}
     figures = {"ranker": group_ndcg(ranker_val, vg, vp, vn)}
     for name, s in score_val.items():
         figures[f"generator:{name}"] = group_ndcg(s, vg, vp, vn)
     weights: dict[str, float] = {}
-    if len(z_train) > 1:
-        weights, train_fig = tune_blend(z_train, *train_groups)
+    if len(z_fit) > 1:
+        weights, fit_fig["blend"] = tune_blend(z_fit, *fit_groups)
         figures["blend"] = group_ndcg(blend_scores(z_val, weights), vg, vp, vn)
-        figures["blend_train"] = train_fig
-    contenders = {k: v for k, v in figures.items() if k not in ("ranker", "blend_train")}
-    alt = max(contenders, key=lambda k: (np.nan_to_num(contenders[k], nan=-1.0), k == "blend"))
+    alt = max(fit_fig, key=lambda k: (np.nan_to_num(fit_fig[k], nan=-1.0), k == "blend"))
+    figures.update({f"{k}@fit": v for k, v in fit_fig.items()})
+    figures["alternative"] = alt  # type: ignore[assignment]
     ranker = np.nan_to_num(figures["ranker"], nan=-1.0)
-    if ranker > np.nan_to_num(contenders[alt], nan=-1.0) + min_gain:
+    if ranker > np.nan_to_num(figures[alt], nan=-1.0) + min_gain:
         return ServingChoice("ranker", {}, figures)
-    if alt == "blend":
-        w = weights
-    else:
-        w = {alt.split(":", 1)[1]: 1.0}
+    w = weights if alt == "blend" else {alt.split(":", 1)[1]: 1.0}
     logger.warning(
         "hybrid: the ranker (inner-validation NDCG@10 %.4f) does not beat %s (%.4f); "
         "serving %s instead",
         figures["ranker"],
         alt,
-        contenders[alt],
+        figures[alt],
         alt,
     )
     return ServingChoice(alt, w, figures)

@@ -226,7 +226,8 @@ class HybridRanker(Recommender):
         self.ranker_ = train_ranker(cfg, tr, es, feature_names, self._training_labels)
         self.feature_names_ = feature_names
         t2 = time.perf_counter()
-        choice, calibrator = self._choose(tr[tr["in_candidates"].to_numpy()], va, gen.names)
+        other = usable[(where != 2) & cand]
+        choice, calibrator = self._choose(other, va, gen.names)
         self.serving_ = choice
         self.calibrator_ = calibrator
         t3 = time.perf_counter()
@@ -267,7 +268,7 @@ class HybridRanker(Recommender):
     def _choose(
         self, tr: pd.DataFrame, va: pd.DataFrame, names: list[str]
     ) -> tuple[ServingChoice, PlattCalibrator]:
-        """Safety net: ranker vs each generator vs their blend, then the calibration."""
+        """Safety net (``tr``: the other label users' candidates), then the calibration."""
         ranker_val = self.ranker_.predict(va[self.feature_names_].to_numpy(np.float32))
 
         def groups(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -275,15 +276,25 @@ class HybridRanker(Recommender):
             n_rel = frame.groupby(g, sort=True)["n_relevant"].first().to_numpy()
             return g, frame["relevant"].to_numpy(), n_rel
 
-        z_tr = {g: tr[f"{g}_z"].to_numpy() for g in names}
-        z_va = {g: va[f"{g}_z"].to_numpy() for g in names}
-        s_va = {g: va[f"{g}_score"].to_numpy() for g in names}
+        def cols(frame: pd.DataFrame, suffix: str) -> dict[str, np.ndarray]:
+            return {g: frame[f"{g}_{suffix}"].to_numpy() for g in names}
+
         if self.config.safety_net:
-            choice = choose_serving(ranker_val, z_tr, z_va, s_va, groups(tr), groups(va))
+            choice = choose_serving(
+                ranker_val,
+                cols(tr, "z"),
+                cols(va, "z"),
+                cols(tr, "score"),
+                cols(va, "score"),
+                groups(tr),
+                groups(va),
+            )
         else:
             vg = groups(va)
             choice = ServingChoice("ranker", {}, {"ranker": group_ndcg(ranker_val, *vg)})
-        served = ranker_val if choice.mode == "ranker" else blend_scores(z_va, choice.weights)
+        served = (
+            ranker_val if choice.mode == "ranker" else blend_scores(cols(va, "z"), choice.weights)
+        )
         calibrator = PlattCalibrator().fit(served, va["relevant"].to_numpy())
         return choice, calibrator
 
