@@ -243,11 +243,30 @@ def _diagnose(
     for col, typ in types.items():
         if pa.types.is_string(typ):
             continue
-        values = table.column(col).combine_chunks()
-        row, value, reason = _first_unconvertible(values, typ)
+        row, value, reason = _first_bad_value(table.column(col).combine_chunks(), typ)
         if row is not None:
             return DataFormatError(shown, f"column {col!r}: {value!r} {reason}", row + skip + 1)
     return DataFormatError(shown, f"unreadable: {error}")
+
+
+def _first_bad_value(values: pa.Array, typ: pa.DataType) -> tuple[int | None, str, str]:
+    """:func:`_first_unconvertible` on the first slice of 64k values that arrow cannot cast.
+
+    Slices that cast cleanly are skipped natively, so locating a bad value near the end of
+    a big file does not turn millions of strings into Python objects.
+    """
+    step = 1 << 16
+    for start in range(0, len(values), step):
+        chunk = values.slice(start, step)
+        try:
+            pc.cast(chunk, typ)
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        row, value, reason = _first_unconvertible(chunk, typ)
+        if row is not None:
+            return start + row, value, reason
+    return None, "", ""
 
 
 def _first_unconvertible(values: pa.Array, typ: pa.DataType) -> tuple[int | None, str, str]:
