@@ -117,13 +117,17 @@ def test_evaluate_mlflow_plain_folder_is_refused(
 
 @pytest.mark.slow
 def test_evaluate_logs_a_run_to_mlflow(
-    ml100k_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ml100k_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A real MLflow store (SQLite): params, metrics equal to result.json, the report files."""
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.chdir(tmp_path)  # MLflow puts the run's artifacts under ./mlruns
     report = tmp_path / "report"
     rc = main(
         [
@@ -146,3 +150,10 @@ def test_evaluate_logs_a_run_to_mlflow(
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
     assert {"report/result.json", "report/leaderboard.md"} <= logged
     assert run.info.status == "FINISHED"
+
+
+def test_protocol_help_names_every_registered_protocol() -> None:
+    from reelrank.cli.models import PROTOCOL_NAMES
+    from reelrank.evaluate.protocols import PROTOCOLS
+
+    assert sorted(PROTOCOL_NAMES) == sorted(PROTOCOLS)

@@ -11,6 +11,8 @@ moves five users' MostPop lists, by 1e-5 on the means).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,7 +55,17 @@ class _FixedScores(Recommender):
 
 
 @pytest.fixture(scope="module")
-def cornac_run():
+def cornac_run(tmp_path_factory: pytest.TempPathFactory):
+    # cornac's Experiment writes a CornacExp-*.log into the working directory
+    cwd = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cornac"))
+    try:
+        yield _run_cornac()
+    finally:
+        os.chdir(cwd)
+
+
+def _run_cornac():
     from cornac.eval_methods import RatioSplit
     from cornac.metrics import AUC, MAP, NDCG, RMSE, Precision, Recall
     from cornac.models import BPR, MF, MostPop

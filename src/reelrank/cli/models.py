@@ -14,6 +14,19 @@ from reelrank.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODELS = "pop,itemknn,als,ease,content"
+#: the registered protocol names, spelled out so that --help does not import the evaluation
+#: stack (tests/evaluate/test_cli.py keeps it equal to ``reelrank.evaluate.PROTOCOLS``)
+PROTOCOL_NAMES = (
+    "temporal",
+    "stratified",
+    "msrec-100k",
+    "cornac-100k",
+    "lightfm-ua",
+    "surprise-5fold",
+    "cold-items",
+    "cold-items-tags",
+    "strong-generalization",
+)
 
 
 def _parse_ks(text: str | None) -> list[int] | None:
@@ -34,8 +47,7 @@ def evaluate_command(
         "temporal",
         "--protocol",
         "-p",
-        help="Protocol: temporal, msrec-100k, cornac-100k, "
-        "lightfm-ua, surprise-5fold, cold-items, strong-generalization.",
+        help="Protocol: " + ", ".join(PROTOCOL_NAMES) + ".",
     ),
     models: str = typer.Option(
         DEFAULT_MODELS,
@@ -45,7 +57,22 @@ def evaluate_command(
         "evaluates lightfm-nofeat, without item features).",
     ),
     k: str | None = typer.Option(None, "--k", help="Extra cut-offs, e.g. 5,10,20."),
-    tune: bool = typer.Option(False, "--tune", help="Grid-search each model on validation."),
+    tune: bool = typer.Option(
+        False,
+        "--tune",
+        help="Tune each model with Optuna (TPE, seeded) on the protocol's validation part; "
+        "the default configuration is the first trial.",
+    ),
+    tune_trials: int | None = typer.Option(
+        None, "--tune-trials", min=1, help="Trials per model (default: each model's own budget)."
+    ),
+    tune_timeout: float | None = typer.Option(
+        None,
+        "--tune-timeout",
+        min=1.0,
+        metavar="SECONDS",
+        help="Time budget of the whole tuning run, shared by the models (default 300).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     report: Path | None = typer.Option(
         None, "--report", help="Write JSON, Markdown, PNG plots here."
@@ -102,7 +129,8 @@ def evaluate_command(
     proto.check_dataset(dataset)
     result = evaluate(
         dataset, proto, expand_models(names), ks=ks, tune=tune, progress=not as_json,
-        seed=seed, cache_dir=cache_dir, on_stage=stage,
+        seed=seed, cache_dir=cache_dir, on_stage=stage, tune_trials=tune_trials,
+        **({} if tune_timeout is None else {"tune_timeout": tune_timeout}),
     )  # fmt: skip
     if report is not None:
         stage(f"writing the report to {report}")

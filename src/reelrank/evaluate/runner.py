@@ -75,6 +75,9 @@ INNER_SEED = 7
 #: display name -> (registry name, fixed parameters): variants evaluated side by side
 MODEL_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "lightfm-nofeat": ("lightfm", {"use_item_features": False}),
+    # item features only, no identity features: every movie, rated or cold, is the sum of
+    # its content tokens (the strong LightFM baseline of item cold start)
+    "lightfm-content": ("lightfm", {"use_item_features": True, "item_identity": False}),
 }
 
 #: beyond-accuracy metrics always reported at every k
