@@ -32,7 +32,7 @@ def _fav_genre(ds) -> np.ndarray:
     [
         ("temporal", 4.0, "temporal"),
         ("random", None, "random"),
-        ("stratified", None, "random"),
+        ("stratified", None, "stratified"),
         ("cold-items", 4.0, "items"),
         ("cold-users", 4.0, "random"),
     ],
@@ -62,6 +62,15 @@ def test_random_holdout_same_counts_as_temporal_but_not_the_latest(planted):
     np.testing.assert_array_equal(np.bincount(users[rand]), np.bincount(users[temp]))
     assert (rand != temp).sum() > 0.5 * temp.sum()  # mostly other ratings than the latest
     np.testing.assert_array_equal(rand, random_holdout_mask(planted, 0.25, 5, seed=0))
+
+
+def test_stratified_holdout_takes_a_share_of_every_item(planted):
+    mask = random_holdout_mask(planted, 0.25, 2, seed=0, by="item")
+    counts = planted.item_counts()
+    held = np.bincount(planted.interactions.indices[mask], minlength=planted.n_items)
+    np.testing.assert_array_equal(held, np.where(counts >= 2, np.ceil(counts * 0.25), 0))
+    split = inner_split(planted, "stratified", ratio=0.25, min_user_interactions=5, seed=0)
+    assert (split.history.item_counts() > 0).all()  # no item goes cold
 
 
 def test_items_split_holds_out_whole_items_and_restricts_candidates(planted, small_hybrid):
@@ -191,6 +200,8 @@ def test_a_ranker_that_learns_the_planted_signal_is_kept(planted, small_hybrid):
     info = model.fit_info_
     assert info["serving"] == "ranker", info["validation_ndcg@10"]
     assert info["validation_ndcg@10"]["ranker"] > info["validation_ndcg@10"]["generator:pop"]
+    # kept: retrained on every label user with the early-stopped number of rounds
+    assert info["refit_on_all_label_users"] and model.ranker_.best_iteration == info["n_trees"]
 
 
 # ---------------------------------------------------------------------------- item 3

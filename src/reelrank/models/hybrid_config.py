@@ -32,9 +32,10 @@ class HybridConfig(ModelConfig):
     label_split
         How the inner label hold-out is cut from ``train``: ``"temporal"`` (default: each
         user's latest ratings, as ``reelrank train`` serves future ratings and as the
-        ``temporal`` protocol judges), ``"random"`` (random ratings per user: random and
-        stratified splits, fold-in users) or ``"items"`` (whole items: cold-item
-        protocols). Evaluation sets it from the protocol
+        ``temporal`` protocol judges), ``"random"`` (random ratings per user: random
+        splits, fold-in users), ``"stratified"`` (random ratings per item, as the
+        ``stratified`` protocol) or ``"items"`` (whole items: cold-item protocols).
+        Evaluation sets it from the protocol
         (:meth:`~reelrank.models.rerank.HybridRanker.for_protocol`).
     holdout_ratio
         Share of each user's training ratings (``temporal`` / ``random``), or of the
@@ -84,6 +85,9 @@ class HybridConfig(ModelConfig):
     safety_net
         Serve the best generator or a blend of them when the ranker does not beat them
         on the inner validation users.
+    refit_ranker
+        Once the ranker is kept, retrain it on every label user (training, early-stopping
+        and validation users) with the early-stopped number of rounds.
     refit_generators
         Refit the generators on the whole ``train`` for serving (else the history-fitted
         ones score users from all their training ratings; faster, a little weaker).
@@ -129,6 +133,7 @@ class HybridConfig(ModelConfig):
     inner_val_fraction: float = 0.2
     early_stopping_fraction: float = 0.1
     safety_net: bool = True
+    refit_ranker: bool = True
     refit_generators: bool = True
     logistic_c: float = 1.0
     n_jobs: int = 1

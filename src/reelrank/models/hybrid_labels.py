@@ -9,7 +9,10 @@ follows the protocol the model will be judged by (:class:`~reelrank.models.base.
     ranker learns what a user rates *next* (recency, trends).
 ``"random"``
     A random ``ratio`` of each eligible user's ratings (stratified per user, seeded): for
-    random / stratified splits where test ratings are not the latest ones.
+    random splits where test ratings are not the latest ones, and for fold-in users.
+``"stratified"``
+    A random ``ratio`` of each item's ratings (stratified per item, items with at least two
+    ratings, seeded), as the ``stratified`` protocol cuts its test part.
 ``"items"``
     Whole items held out: a random ``ratio`` of the items with at least ``min_item_ratings``
     ratings lose every rating, which all become labels; the ranker then ranks those cold
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 #: inner hold-out kinds of the hybrid
-LABEL_SPLITS = ("temporal", "random", "items")
+LABEL_SPLITS = ("temporal", "random", "stratified", "items")
 
 
 def holdout_mask(ds: Dataset, ratio: float, min_interactions: int) -> np.ndarray:
@@ -65,16 +68,32 @@ def holdout_mask(ds: Dataset, ratio: float, min_interactions: int) -> np.ndarray
     return _last_of_each_user(ds, users, order, ratio, min_interactions)
 
 
-def random_holdout_mask(ds: Dataset, ratio: float, min_interactions: int, seed: int) -> np.ndarray:
-    """Boolean mask of a random ``ratio`` of each eligible user's interactions (seeded).
+def random_holdout_mask(
+    ds: Dataset, ratio: float, min_interactions: int, seed: int, *, by: str = "user"
+) -> np.ndarray:
+    """Boolean mask of a random ``ratio`` of each eligible user's (or item's) interactions.
 
-    Same per-user counts as :func:`holdout_mask`, but the held-out ratings are drawn at
-    random instead of being the latest.
+    With ``by="user"`` the same per-user counts as :func:`holdout_mask`, but the held-out
+    ratings are drawn at random (seeded) instead of being the latest. With ``by="item"``
+    ``ceil(ratio * count)`` random ratings of every item with at least ``min_interactions``
+    (and 2) ratings.
     """
-    users = ds.user_index_of_entries()
-    noise = np.random.default_rng(seed).random(len(users))
-    order = np.lexsort((noise, users))
-    return _last_of_each_user(ds, users, order, ratio, min_interactions)
+    rng = np.random.default_rng(seed)
+    if by == "user":
+        users = ds.user_index_of_entries()
+        order = np.lexsort((rng.random(len(users)), users))
+        return _last_of_each_user(ds, users, order, ratio, min_interactions)
+    if by != "item":
+        raise ValueError("by must be 'user' or 'item'")
+    items = ds.interactions.indices.astype(np.int64)
+    order = np.lexsort((rng.random(len(items)), items))
+    counts = ds.item_counts()
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order)) - starts[items[order]]
+    n_hold = np.ceil(counts * ratio).astype(np.int64)
+    n_hold[counts < max(min_interactions, 2)] = 0
+    return pos < n_hold[items]
 
 
 def _last_of_each_user(
@@ -189,6 +208,8 @@ def inner_split(
             )
     elif kind == "temporal":
         label_mask = holdout_mask(train, ratio, min_user_interactions)
+    elif kind == "stratified":
+        label_mask = random_holdout_mask(train, ratio, 2, seed + 5, by="item")
     else:
         label_mask = random_holdout_mask(train, ratio, min_user_interactions, seed + 5)
     if not label_mask.any():

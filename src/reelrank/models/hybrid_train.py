@@ -201,11 +201,16 @@ def train_ranker(
     val: pd.DataFrame,
     feature_names: list[str],
     labels_for_training: Callable[[np.ndarray, np.random.Generator], np.ndarray],
+    *,
+    rounds: int | None = None,
 ) -> RankerModel:
     """Fit the ranker on ``train`` pairs, early-stopped on NDCG@10 of ``val`` pairs.
 
     Parameters
     ----------
+    rounds
+        Train exactly this many boosting rounds instead (no early stopping; ``val`` is
+        then only reported): the refit on every label user once the count is known.
     labels_for_training
         ``(labels, rng) -> labels`` applied to the training labels (identity normally; the
         safety-net test shuffles them).
@@ -226,7 +231,7 @@ def train_ranker(
 
         model = lgb.LGBMRanker(
             objective="lambdarank",
-            n_estimators=cfg.n_estimators,
+            n_estimators=rounds if rounds is not None else cfg.n_estimators,
             learning_rate=cfg.learning_rate,
             num_leaves=cfg.num_leaves,
             min_child_samples=cfg.min_child_samples,
@@ -248,10 +253,16 @@ def train_ranker(
             eval_group=[g_va],
             eval_at=[10],
             feature_name=feature_names,
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+            callbacks=(
+                [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
+                if rounds is None
+                else []
+            ),
         )
         out.booster = model.booster_
-        out.best_iteration = int(model.best_iteration_ or cfg.n_estimators)
+        out.best_iteration = (
+            int(model.best_iteration_ or cfg.n_estimators) if rounds is None else rounds
+        )
         out.info["n_trees"] = out.best_iteration
     else:
         from sklearn.linear_model import LogisticRegression

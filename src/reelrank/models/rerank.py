@@ -93,7 +93,7 @@ _ = (_random_negatives, _sample_label_users)
 LABEL_SPLIT_FOR_KIND = {
     "temporal": "temporal",
     "random": "random",
-    "stratified": "random",
+    "stratified": "stratified",
     "cold-items": "items",
     "cold-users": "random",
 }
@@ -117,7 +117,8 @@ class HybridRanker(Recommender):
     def for_protocol(self, hint: TrainingHint) -> HybridRanker:
         """A new, unfitted hybrid whose inner hold-out and labels follow the protocol.
 
-        ``random`` / ``stratified`` splits give ``label_split="random"``, ``temporal`` gives
+        ``random`` splits give ``label_split="random"``, ``stratified`` (per item) gives
+        ``"stratified"``, ``temporal`` gives
         ``"temporal"``, ``cold-items`` gives ``"items"`` (whole items held out, their
         candidates restricted to them) and ``cold-users`` gives ``"random"`` (held-out users
         are scored from a random part of their profile, so a random per-user hold-out is
@@ -228,6 +229,15 @@ class HybridRanker(Recommender):
         t2 = time.perf_counter()
         other = usable[(where != 2) & cand]
         choice, calibrator = self._choose(other, va, gen.names)
+        if choice.mode == "ranker" and cfg.refit_ranker and self.ranker_.booster is not None:
+            # more users to learn from; the round count is the early-stopped one
+            rounds = max(1, self.ranker_.best_iteration)
+            self.ranker_ = train_ranker(
+                cfg, usable, va, feature_names, self._training_labels, rounds=rounds
+            )
+            self.ranker_.info["refit_on_all_label_users"] = True
+            raw = self.ranker_.predict(va[feature_names].to_numpy(np.float32))
+            calibrator = PlattCalibrator().fit(raw, va["relevant"].to_numpy())
         self.serving_ = choice
         self.calibrator_ = calibrator
         t3 = time.perf_counter()
