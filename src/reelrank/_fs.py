@@ -194,8 +194,8 @@ class OutputKind:
 OUTPUT_KINDS: dict[str, OutputKind] = {
     k.name: k
     for k in (
-        OutputKind("artifact", "manifest.json", ("format_version", "model", "dataset"), "artifact"),
-        OutputKind("model", "model.json", ("format_version", "model", "config"), "saved model"),
+        OutputKind("artifact", "manifest.json", ("model", "dataset"), "artifact", ("model",)),
+        OutputKind("model", "model.json", ("model",), "saved model"),
         OutputKind("split", "split.json", ("method", "parts", "fingerprints"), "data split"),
         OutputKind("features", "features.json", (), "features folder", ("features.npz",)),
         OutputKind("report", "result.json", ("protocol", "dataset", "results"), "report"),
