@@ -168,12 +168,13 @@ def create_app(
         title="reelrank",
         version=__version__,
         description="Movie recommendations: known users, new users from a few ratings, "
-        "similar movies and explanations. Write endpoints take JSON only. "
+        "similar movies and explanations. Write endpoints take JSON only. With an API key, "
+        "writes and stored users' data need `Authorization: Bearer <API key or user token>` "
+        "(the Authorize button). "
         + (
-            "Writes and stored users' data need `Authorization: Bearer <API key or user "
-            "token>` (the Authorize button)."
+            "This server has an API key."
             if guard.enabled
-            else "This server has no API key: writes are open (loopback only)."
+            else "This server has no API key: it is open to local clients only."
         ),
         docs_url=None,
         redoc_url=None,
