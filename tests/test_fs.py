@@ -223,3 +223,23 @@ def test_cli_train_force_replaces_and_retrain_replaces(
     assert output_kind(out) == "artifact" and not (out / "notes.txt").exists()
     assert _cli(["train", "--model", "pop", "--out", str(out)], capsys)[0] == 0  # same kind
     assert _leftovers(tmp_path) == []
+
+
+def test_pairs_out_refuses_a_foreign_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from reelrank._fs import check_output_file
+
+    mine = tmp_path / "budget.parquet"
+    pd.DataFrame({"amount": [1.0]}).to_parquet(mine)
+    code, err = _cli(["rank", "build-pairs", "--out", str(mine)], capsys)
+    assert code == 2 and "--force" in err and pd.read_parquet(mine)["amount"].tolist() == [1.0]
+    pairs = tmp_path / "pairs.parquet"
+    pd.DataFrame({"user_id": [1], "movie_id": [2], "label": [0], "group": [1]}).to_parquet(pairs)
+    check_output_file(pairs, {"user_id", "movie_id", "label", "group"})  # ours: replaceable
+    (tmp_path / "notes.parquet").write_text("not parquet")
+    with pytest.raises(OutputExistsError):
+        check_output_file(tmp_path / "notes.parquet", {"user_id"})
+    check_output_file(tmp_path / "notes.parquet", {"user_id"}, force=True)

@@ -41,6 +41,7 @@ __all__ = [
     "allow_replace",
     "atomic_directory",
     "check_output_dir",
+    "check_output_file",
     "check_regular_file",
     "output_kind",
     "read_json_file",
@@ -332,6 +333,33 @@ def check_output_dir(
 
 def _article(noun: str) -> str:
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def check_output_file(
+    path: str | os.PathLike[str], columns: set[str], *, force: bool = False
+) -> None:
+    """Raise unless ``path`` is free or a Parquet file with ``columns`` (one reelrank wrote).
+
+    The file counterpart of :func:`check_output_dir`, for commands whose ``--out`` is one
+    Parquet file: anything else there is refused unless ``force``.
+    """
+    path = Path(path)
+    if not os.path.lexists(path) or force:
+        return
+    hint = "choose another --out or pass --force to replace it"
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputExistsError(f"{path} exists and is not a regular file; {hint}")
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+    except OutputExistsError:
+        raise
+    except Exception:  # not Parquet at all (pyarrow raises several types)
+        names = set()
+    if not columns <= names:
+        raise OutputExistsError(f"{path} exists and is not a file reelrank wrote here; {hint}")
 
 
 # ---------------------------------------------------------------------------- atomic writes

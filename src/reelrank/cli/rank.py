@@ -31,6 +31,9 @@ def build_pairs_cmd(
         help="Build from the temporal protocol's train part (default) or from all the data.",
     ),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace --out even when it is not a pairs file of reelrank."
+    ),
 ) -> None:
     """Export the hybrid's labelled (user, candidate) training pairs to Parquet.
 
@@ -48,6 +51,9 @@ def build_pairs_cmd(
 
     if out.suffix != ".parquet":
         raise ConfigError(f"--out {out}: expected a .parquet file")
+    from reelrank._fs import check_output_file
+
+    check_output_file(out, {"user_id", "movie_id", "label", "group"}, force=force)
     if negatives < 0:
         raise ConfigError("--negatives must be >= 0")
     model = create_model(
