@@ -258,3 +258,12 @@ def test_pyarrow_never_reads_a_python_file_object(tmp_path: Path, writers, monke
     with pytest.raises(DataFormatError):  # the slow (diagnosis) path too
         load(_ratings(tmp_path / "bad", writers, ["1,1,x,1"]))
     assert seen and all(isinstance(s, str | pa.NativeFile) for s in seen), seen
+
+
+def test_tag_timestamps_and_ids_are_checked(tmp_path: Path, writers) -> None:
+    folder = writers["ml-10m"](tmp_path)
+    writers["write"](folder / "tags.dat", ["15::8::fine::1215184630", "20::185::bad::-86400"])
+    _expect(folder, "tags.dat", 2, "timestamp -86400", "not a time")
+    csv = writers["csv"](tmp_path / "csv", "ml-latest", genome=False)
+    writers["write"](csv / "tags.csv", ["userId,movieId,tag,timestamp", "-2,11,funny,1445714994"])
+    _expect(csv, "tags.csv", 2, "user id -2", "negative")

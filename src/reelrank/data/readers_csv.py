@@ -13,6 +13,8 @@ import pyarrow.compute as pc
 
 from reelrank.data._source import _Source
 from reelrank.data._tables import (
+    _check_ids,
+    _check_timestamps,
     _check_unique_movies,
     _genre_lists,
     _index_ids,
@@ -96,6 +98,8 @@ def _read_tags_csv(src: _Source, layout: str) -> tuple[pd.DataFrame, str] | None
     ts = table.column("timestamp")
     if pa.types.is_timestamp(ts.type):
         ts = pc.cast(ts, pa.int64())
+    _check_ids(table.column("userId").to_numpy(), src.display(name), "user id", 1)
+    _check_timestamps(ts.to_numpy(), src.display(name), 1)
     return (
         pd.DataFrame(
             {

@@ -8,6 +8,8 @@ import pyarrow as pa
 
 from reelrank.data._source import _Source
 from reelrank.data._tables import (
+    _check_ids,
+    _check_timestamps,
     _check_unique_movies,
     _genre_lists,
     _movie_frame,
@@ -73,14 +75,19 @@ def _read_tags_dat(src: _Source) -> tuple[pd.DataFrame, str] | None:
     frame = _read_double_colon(
         src, "tags.dat", ("user_id", "movie_id", "tag", "timestamp"), 2, "utf8"
     )
+    shown, lines = src.display("tags.dat"), frame.attrs["line_no"]
+    user_id = _to_numeric(frame, "user_id", "int64")
+    timestamp = _to_numeric(frame, "timestamp", "int64")
+    _check_ids(user_id, shown, "user id", 0, lines)
+    _check_timestamps(timestamp, shown, 0, lines)
     return (
         pd.DataFrame(
             {
-                "user_id": _to_numeric(frame, "user_id", "int64"),
+                "user_id": user_id,
                 "movie_id": _to_numeric(frame, "movie_id", "int64"),
                 "tag": frame["tag"].astype(object).to_numpy(),
-                "timestamp": _to_numeric(frame, "timestamp", "int64"),
+                "timestamp": timestamp,
             }
         ),
-        src.display("tags.dat"),
+        shown,
     )
