@@ -327,7 +327,8 @@ def check_output_dir(
         what = _article(OUTPUT_KINDS[found].description)
     else:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        what = f"not a reelrank output ({len(entries)} entries: {shown})"
+        count = f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}"
+        what = f"not a reelrank output ({count}: {shown})"
     raise OutputExistsError(f"{path} exists and is {what}, not {wanted}; {hint}")
 
 
