@@ -147,3 +147,29 @@ def test_bundled_build(bundled):
     toy = int(bundled.items.index(1))
     row = set(f.names[f.sparse[toy].indices])
     assert {"genre:Animation", "tag:pixar", "decade:1990s"} <= row
+
+
+@pytest.mark.parametrize("damage", ["truncate", "fifo", "directory", "missing-key"])
+def test_damaged_feature_files_are_an_artifact_error(tagged, tmp_path, damage):
+    """A truncated archive, a FIFO or a folder in its place: ArtifactError, never a hang."""
+    import os
+
+    from reelrank.errors import ArtifactError
+
+    out = tmp_path / "f"
+    build_item_features(tagged).save(out)
+    npz = out / "features.npz"
+    if damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    elif damage == "fifo":
+        npz.unlink()
+        os.mkfifo(npz)
+    elif damage == "directory":
+        npz.unlink()
+        npz.mkdir()
+    else:
+        with np.load(npz) as f:
+            arrays = {k: f[k] for k in f.files if k != "sparse_indptr"}
+        np.savez(npz, **arrays)
+    with pytest.raises(ArtifactError, match="feature"):
+        ItemFeatures.load(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from reelrank._fs import check_regular_file
 from reelrank.errors import ArtifactError
 
 __all__ = ["ItemFeatures"]
@@ -129,24 +131,27 @@ class ItemFeatures:
         """Read a directory written by :meth:`save`."""
         path = Path(path)
         try:
+            for name in ("features.npz", "features.json"):
+                check_regular_file(path / name)  # a FIFO or folder never blocks a reader
             with np.load(path / "features.npz", allow_pickle=False) as f:
                 a = {k: f[k] for k in f.files}
             meta = json.loads((path / "features.json").read_text())
+            sparse = sp.csr_matrix(
+                (a["sparse_data"], a["sparse_indices"], a["sparse_indptr"]),
+                shape=tuple(int(x) for x in a["sparse_shape"]),
+            )
+            tfidf = terms = None
+            if "tfidf_data" in a:
+                tfidf = sp.csr_matrix(
+                    (a["tfidf_data"], a["tfidf_indices"], a["tfidf_indptr"]),
+                    shape=tuple(int(x) for x in a["tfidf_shape"]),
+                )
+                terms = a["tfidf_terms"]
         except FileNotFoundError as e:
             raise ArtifactError(f"{path}: missing {Path(e.filename).name}") from None
-        except (ValueError, OSError, json.JSONDecodeError) as e:
+        except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+            # json.JSONDecodeError is a ValueError; a truncated archive is a BadZipFile
             raise ArtifactError(f"{path}: corrupted feature files ({e})") from None
-        sparse = sp.csr_matrix(
-            (a["sparse_data"], a["sparse_indices"], a["sparse_indptr"]),
-            shape=tuple(int(x) for x in a["sparse_shape"]),
-        )
-        tfidf = terms = None
-        if "tfidf_data" in a:
-            tfidf = sp.csr_matrix(
-                (a["tfidf_data"], a["tfidf_indices"], a["tfidf_indptr"]),
-                shape=tuple(int(x) for x in a["tfidf_shape"]),
-            )
-            terms = a["tfidf_terms"]
         dense = {k[len("dense__") :]: v for k, v in a.items() if k.startswith("dense__")}
         return cls(
             sparse=sparse, names=a["names"], tfidf=tfidf, tfidf_terms=terms, dense=dense, meta=meta
