@@ -87,7 +87,10 @@ def render_openapi_markdown(schema: dict[str, Any]) -> str:
         f"{info.get('version', '?')}); download it as [openapi.json](openapi.json). "
         "A running server (`reelrank serve DIR`) also serves it at `/openapi.json` and "
         "interactive docs at `/docs`. Errors answer with a JSON body "
-        '`{"detail": ...}`: 404 for unknown ids, 422 for invalid input.\n',
+        '`{"detail": ...}`: 401 without the API key or user token where one is needed, '
+        "404 for unknown ids, 409 for an ambiguous title (with its candidates), 413 for a "
+        "body over the size limit, 415 for a write that is not JSON, 422 for invalid input "
+        "(never echoing large inputs). See the serving guide for authentication.\n",
     ]
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
