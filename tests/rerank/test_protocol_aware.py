@@ -262,3 +262,25 @@ def test_display_scores_are_probabilities_in_the_same_order(planted, small_hybri
     loaded = load_model(model.save(tmp_path / "h"))
     np.testing.assert_allclose(loaded.display_scores(raw), shown)
     assert "calibration" in model.fit_info_
+
+
+def test_the_ranker_never_trains_on_positives_no_generator_proposed(
+    planted, small_hybrid, monkeypatch
+):
+    import reelrank.models.rerank as rerank
+
+    seen = []
+    real = rerank.train_ranker
+
+    def spy(cfg, train, val, names, labels, **kw):
+        seen.append(train)
+        return real(cfg, train, val, names, labels, **kw)
+
+    monkeypatch.setattr(rerank, "train_ranker", spy)
+    model = create_model("hybrid", **{**small_hybrid, "generators": "pop:10"})
+    pairs = model.build_pairs(planted)
+    assert ((pairs["label"] > 0) & ~pairs["in_candidates"]).any()  # exported for analysis
+    model.fit(planted)
+    for frame in seen:  # training (and the refit on every label user)
+        assert not ((frame["label"] > 0) & ~frame["in_candidates"]).any()
+        assert (~frame["in_candidates"]).any()  # random negatives stay

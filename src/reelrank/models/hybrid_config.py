@@ -59,7 +59,8 @@ class HybridConfig(ModelConfig):
     n_random_negatives
         Random unseen non-held-out items added per label user.
     include_missed_positives
-        Add held-out items that no generator proposed to the training pairs.
+        Add held-out items that no generator proposed to the pairs of :meth:`build_pairs`
+        (candidate-recall analysis; the ranker itself never trains on them).
     max_negatives_per_user
         Unlabelled pairs kept per training group (random sample; None: all). LambdaRank
         costs grow with the square of the group size.

@@ -218,7 +218,12 @@ class HybridRanker(Recommender):
         part[shuffled[n_sel : n_sel + n_es]] = 1
         where = part[usable["group"].to_numpy()]
         cand = usable["in_candidates"].to_numpy()
-        tr = usable[where == 0]
+        # The ranker never trains on held-out items that no generator proposed (missed
+        # positives, kept in ``build_pairs`` for recall analysis): when ``candidates``
+        # restricts the catalogue, items outside every generator's top-N reach the ranker
+        # (all ranks N + 1), and they must not look like the positives they were in training.
+        train_rows = (where == 0) & (cand | (usable["label"].to_numpy() == 0))
+        tr = usable[train_rows]
         # early stopping and validation judge what serving ranks: the first-stage candidates
         es = usable[(where == 1) & cand]
         va = usable[(where == 2) & cand]
@@ -232,8 +237,9 @@ class HybridRanker(Recommender):
         if choice.mode == "ranker" and cfg.refit_ranker and self.ranker_.booster is not None:
             # more users to learn from; the round count is the early-stopped one
             rounds = max(1, self.ranker_.best_iteration)
+            every = usable[cand | (usable["label"].to_numpy() == 0)]
             self.ranker_ = train_ranker(
-                cfg, usable, va, feature_names, self._training_labels, rounds=rounds
+                cfg, every, va, feature_names, self._training_labels, rounds=rounds
             )
             self.ranker_.info["refit_on_all_label_users"] = True
             raw = self.ranker_.predict(va[feature_names].to_numpy(np.float32))
