@@ -196,7 +196,8 @@ class PairFeaturizer:
             "pf_item_mean": self.item_mean_,
             "pf_item_recent_share": self.item_recent_share_,
             "pf_end_ts": np.asarray([self.end_ts_]),
-            "pf_year": self.year_,
+            # an unknown year is saved as -1 (artifacts hold finite arrays only)
+            "pf_year": np.where(np.isnan(self.year_), -1.0, self.year_),
             "pf_genre_data": self.genre_.data,
             "pf_genre_indices": self.genre_.indices,
             "pf_genre_indptr": self.genre_.indptr,
@@ -209,7 +210,8 @@ class PairFeaturizer:
         self.item_mean_ = state["pf_item_mean"]
         self.item_recent_share_ = state["pf_item_recent_share"]
         self.end_ts_ = float(state["pf_end_ts"][0])
-        self.year_ = state["pf_year"]
+        year = np.asarray(state["pf_year"], dtype=np.float64)
+        self.year_ = np.where(year < 0, np.nan, year)
         genre = sp.csr_matrix(
             (state["pf_genre_data"], state["pf_genre_indices"], state["pf_genre_indptr"]),
             shape=tuple(int(x) for x in state["pf_genre_shape"]),
