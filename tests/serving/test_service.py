@@ -93,6 +93,14 @@ def test_ambiguous_rating_title_names_the_candidates(service) -> None:
     assert [(m.movie_id, m.how) for m in out.matched] == [(6, "exact title; year 1995")]
 
 
+def test_rating_outside_the_scale_is_reported_before_an_ambiguous_title(service) -> None:
+    """A bad value is the client's error whatever the titles are (API: 422, not 409)."""
+    from reelrank.serving.results import BadRequestError
+
+    with pytest.raises(BadRequestError, match=r"Toy Story.*within 0\.5\.\.5\.0"):
+        service.recommend_for_ratings({"Heat": 4, "Toy Story": 0.0}, 5)
+
+
 def test_one_shape_for_users_ratings_and_similar(service) -> None:
     keys = {"query", "matched", "unmatched", "fallback", "items"}
     item_keys = {"movie_id", "title", "year", "genres", "score", "reasons"}

@@ -269,8 +269,10 @@ class Catalogue:
         resolved: dict[int, float] = {}
         matched: list[MatchedInput] = []
         unmatched: list[UnmatchedInput] = []
-        for key, value in ratings.items():
-            rating = self.check_rating(key, value)
+        # every rating is checked before any title is resolved: a bad value is a 422 whatever
+        # the titles are (an ambiguous title must not hide it)
+        checked = {key: self.check_rating(key, value) for key, value in ratings.items()}
+        for key, rating in checked.items():
             if isinstance(key, int | np.integer) and not isinstance(key, bool):
                 idx = self.items.index([int(key)], missing="mask")[0]
                 if idx < 0:
