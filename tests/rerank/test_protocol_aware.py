@@ -284,3 +284,20 @@ def test_the_ranker_never_trains_on_positives_no_generator_proposed(
     for frame in seen:  # training (and the refit on every label user)
         assert not ((frame["label"] > 0) & ~frame["in_candidates"]).any()
         assert (~frame["in_candidates"]).any()  # random negatives stay
+
+
+@pytest.mark.parametrize(
+    ("threshold", "feedback", "graded"), [(None, "binary", False), (4.0, "auto", True)]
+)
+def test_generators_follow_the_protocols_relevance_rule(
+    threshold, feedback, graded, planted, small_hybrid
+):
+    """Where every rating is relevant the implicit generators learn from binary feedback,
+    exactly as each of them does when it is evaluated alone (``Recommender.for_protocol``)."""
+    params = {**small_hybrid, "generators": "als:20,pop:10", "use_embeddings": False}
+    model = create_model("hybrid", **params).for_protocol(TrainingHint("stratified", threshold))
+    model.fit(planted)
+    als = model.generator_.models_["als"]
+    alone = create_model("als").for_protocol(TrainingHint("stratified", threshold))
+    assert als.config.feedback == alone.config.feedback == feedback
+    assert als.preference_.graded is graded

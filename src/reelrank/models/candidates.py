@@ -24,7 +24,13 @@ import scipy.sparse as sp
 from reelrank.data.dataset import Dataset
 from reelrank.errors import ConfigError
 from reelrank.features.item_features import ItemFeatures
-from reelrank.models.base import FoldInNotSupported, Recommender, create_model, topk
+from reelrank.models.base import (
+    FoldInNotSupported,
+    Recommender,
+    TrainingHint,
+    create_model,
+    topk,
+)
 from reelrank.models.pair_features import PairFeaturizer, UserHistory, genre_matrix_from_movies
 
 logger = logging.getLogger(__name__)
@@ -84,6 +90,11 @@ class CandidateGenerator:
         Above this catalogue size ``ease`` is replaced by ``itemknn`` (dense item x item).
     seed
         Passed to generators that take a ``seed``.
+    hint
+        How the hybrid will be judged: each generator is configured with
+        :meth:`~reelrank.models.base.Recommender.for_protocol` before it is fitted (so that,
+        where every rating is relevant, the implicit-feedback generators learn from binary
+        feedback as they do when evaluated alone).
     """
 
     def __init__(
@@ -94,7 +105,9 @@ class CandidateGenerator:
         content_kind: str = "auto",
         ease_max_items: int = 20_000,
         seed: int = 42,
+        hint: TrainingHint | None = None,
     ) -> None:
+        self.hint = hint
         self.generators = list(generators)
         self.params = dict(params or {})
         self.content_kind = content_kind
@@ -145,6 +158,8 @@ class CandidateGenerator:
         self.fit_seconds_: dict[str, float] = {}
         for name, n in self.resolved(train.n_items, features):
             model = create_model(name, **self._params_for(name, features))
+            if self.hint is not None:
+                model = model.for_protocol(self.hint)
             logger.info("fitting generator %s", name)
             t0 = time.perf_counter()
             model.fit(train, features)

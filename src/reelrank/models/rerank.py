@@ -98,6 +98,14 @@ LABEL_SPLIT_FOR_KIND = {
     "cold-users": "random",
 }
 
+#: the protocol split kind a label split stands for (the hint given to the generators)
+KIND_FOR_LABEL_SPLIT = {
+    "temporal": "temporal",
+    "random": "random",
+    "stratified": "stratified",
+    "items": "cold-items",
+}
+
 #: hyper-parameters the hybrid gives its generators unless ``generator_params`` says otherwise
 DEFAULT_GENERATOR_PARAMS: dict[str, dict[str, Any]] = {"lightfm": {"item_identity": False}}
 
@@ -144,6 +152,10 @@ class HybridRanker(Recommender):
             content_kind=cfg.content_kind,
             ease_max_items=cfg.ease_max_items,
             seed=cfg.seed,
+            hint=TrainingHint(
+                split_kind=KIND_FOR_LABEL_SPLIT.get(cfg.label_split, "temporal"),
+                positive_threshold=cfg.positive_threshold,
+            ),
         )
 
     def _featurizer(self) -> PairFeaturizer:
