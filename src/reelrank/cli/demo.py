@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelrank.cli.common import console, source_argument
+from reelrank.cli.common import StageLog, console, source_argument
 
 #: the new user of the demo: three well-known films, loved
 NEW_USER_TITLES = ("Toy Story", "The Matrix", "Forrest Gump")
@@ -77,44 +76,34 @@ def demo_cmd(
     for name in names:
         get_model_class(name)  # unknown names fail before any work
     cache = out / "cache"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        steps = progress.add_task("reelrank demo", total=len(names) + 3)
-        progress.update(steps, description="loading data")
-        dataset = load(source)
-        progress.advance(steps)
-        result = None
-        for name in names:
-            progress.update(steps, description=f"evaluating {name} (temporal)")
-            r = evaluate(
-                dataset,
-                "temporal",
-                [name],
-                progress=False,
-                cache_dir=cache,
-                params={name: params.get(name, {})},
-            )
-            if result is None:
-                result = r
-            else:
-                result = dataclasses.replace(result, results=[*result.results, *r.results])
-            progress.advance(steps)
-        progress.update(steps, description="training hybrid on all data")
-        hybrid = create_model("hybrid", **params.get("hybrid", {}))
-        features = build_item_features(dataset, blocks=hybrid.feature_blocks(), cache_dir=cache)
-        hybrid.fit(dataset, features)
-        model_dir = save_artifact(out / "model", hybrid, dataset, features)
-        progress.advance(steps)
-        progress.update(steps, description="loading the artifact")
-        service = RecommenderService(load_artifact(model_dir))
-        progress.advance(steps)
-        progress.update(steps, description="done")
+    stage = StageLog()
+    stage(f"loading {source or 'the bundled ml-latest-small'}")
+    dataset = load(source)
+    result = None
+    for k, name in enumerate(names, 1):
+        stage(f"evaluating {name} under the temporal protocol ({k}/{len(names)})")
+        r = evaluate(
+            dataset,
+            "temporal",
+            [name],
+            progress=False,
+            cache_dir=cache,
+            params={name: params.get(name, {})},
+            on_stage=lambda msg, name=name: stage(f"  {name}: {msg}"),
+        )
+        if result is None:
+            result = r
+        else:
+            result = dataclasses.replace(result, results=[*result.results, *r.results])
+    hybrid = create_model("hybrid", **params.get("hybrid", {}))
+    stage("item features for the hybrid (sentence embeddings are cached after the first run)")
+    features = build_item_features(dataset, blocks=hybrid.feature_blocks(), cache_dir=cache)
+    stage("training the hybrid on all data")
+    hybrid.fit(dataset, features)
+    stage(f"writing the artifact to {out / 'model'}")
+    model_dir = save_artifact(out / "model", hybrid, dataset, features)
+    stage("loading the artifact")
+    service = RecommenderService(load_artifact(model_dir))
     if result is None:
         raise ConfigError("--models is empty")
     console.print(leaderboard_table(result))
