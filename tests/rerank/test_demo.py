@@ -11,8 +11,11 @@ from reelrank.cli import main
 def test_demo_quick_runs_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     code = main(["demo", "--quick", "--models", "pop,hybrid", "--out", str(tmp_path / "d")])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0
+    for stage in ("evaluating hybrid under the temporal protocol (2/2)", "training the hybrid"):
+        assert stage in captured.err  # each stage is named as it starts
     assert (tmp_path / "d" / "model").is_dir()
     assert "Top-10 for user 1" in out
     assert "Toy Story 2" in out  # similar to Toy Story / recommended to its fan
