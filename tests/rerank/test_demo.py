@@ -25,3 +25,12 @@ def test_demo_quick_runs_end_to_end(tmp_path, capsys, monkeypatch):
 def test_demo_unknown_model_is_exit_2(tmp_path, capsys):
     assert main(["demo", "--models", "nope", "--out", str(tmp_path / "d")]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_foreign_model_folder_before_working(tmp_path, capsys):
+    mine = tmp_path / "d" / "model" / "mine.txt"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("not reelrank's")
+    assert main(["demo", "--quick", "--out", str(tmp_path / "d")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert mine.read_text() == "not reelrank's"

@@ -52,6 +52,9 @@ def demo_cmd(
     out: Path = typer.Option(Path("reelrank-demo"), "--out", "-o", help="Output folder."),
     quick: bool = typer.Option(False, "--quick", help="Small settings, no embeddings."),
     models: str = typer.Option("pop,als,lightfm,hybrid", "--models", help="Models to evaluate."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace OUT/model even when it is not a reelrank artifact."
+    ),
 ) -> None:
     """Evaluate, train the hybrid, and show recommendations (about 2.5 minutes on 2 cores).
 
@@ -75,6 +78,9 @@ def demo_cmd(
     names = [m.strip() for m in models.split(",") if m.strip()]
     for name in names:
         get_model_class(name)  # unknown names fail before any work
+    from reelrank._fs import check_output_dir
+
+    check_output_dir(out / "model", "artifact", force=force)  # refuse before the work
     cache = out / "cache"
     stage = StageLog()
     stage(f"loading {source or 'the bundled ml-latest-small'}")
@@ -101,7 +107,7 @@ def demo_cmd(
     stage("training the hybrid on all data")
     hybrid.fit(dataset, features)
     stage(f"writing the artifact to {out / 'model'}")
-    model_dir = save_artifact(out / "model", hybrid, dataset, features)
+    model_dir = save_artifact(out / "model", hybrid, dataset, features, force=force)
     stage("loading the artifact")
     service = RecommenderService(load_artifact(model_dir))
     if result is None:
