@@ -136,6 +136,46 @@ def read_json_file(
         raise _make_error(error, path, "JSON nested too deeply") from None
 
 
+def is_int(v: Any) -> bool:
+    """``v`` is an integer in JSON's sense (``True``/``False`` are not)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def read_versioned_manifest(
+    path: Path, *, label: str, supported: int, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A JSON manifest object with its ``required`` keys and a readable ``format_version``.
+
+    The one check behind ``model.json`` and an artifact's ``manifest.json``: a JSON object
+    (read by :func:`read_json_file`), the keys present, and ``format_version`` a positive
+    integer not newer than ``supported`` (``label`` names the format in the message).
+
+    Raises
+    ------
+    ArtifactError
+        Naming ``path`` and what is wrong.
+    FileNotFoundError
+        If ``path`` does not exist (callers say what is missing in their own words).
+    """
+    from reelrank import __version__
+
+    manifest = read_json_file(path)
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path}: expected a JSON object")
+    missing = [k for k in required if k not in manifest]
+    if missing:
+        raise ArtifactError(f"{path}: missing key(s) {missing}")
+    version = manifest.get("format_version")
+    if not is_int(version) or version < 1:
+        raise ArtifactError(f"{path}: format_version must be a positive integer, not {version!r}")
+    if version > supported:
+        raise ArtifactError(
+            f"{path}: {label} format version {version} is newer than this reelrank "
+            f"({__version__}) reads ({supported}); upgrade reelrank"
+        )
+    return manifest
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not valid JSON")
 

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reelrank import __version__
-from reelrank._fs import read_json_file
+from reelrank._fs import is_int, read_versioned_manifest
 from reelrank.errors import ArtifactError, ConfigError
 
 if TYPE_CHECKING:
@@ -90,32 +89,20 @@ def load_model(path: str | os.PathLike[str]) -> Recommender:
     return cls.load(path)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _read_manifest(path: Path) -> dict[str, Any]:
     """``model.json`` of a saved model, with every field's type checked."""
     mf = path / "model.json"
     if not path.is_dir():
         raise ArtifactError(f"{path}: not a model directory")
     try:
-        manifest = read_json_file(mf)
+        manifest = read_versioned_manifest(
+            mf,
+            label="model",
+            supported=MODEL_FORMAT_VERSION,
+            required=("format_version", "model", "config", "n_items"),
+        )
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing model.json") from None
-    if not isinstance(manifest, dict):
-        raise ArtifactError(f"{mf}: expected a JSON object")
-    missing = [k for k in ("format_version", "model", "config", "n_items") if k not in manifest]
-    if missing:
-        raise ArtifactError(f"{mf}: missing key(s) {missing}")
-    version = manifest.get("format_version")
-    if not _is_int(version) or version < 1:
-        raise ArtifactError(f"{mf}: format_version must be a positive integer, not {version!r}")
-    if version > MODEL_FORMAT_VERSION:
-        raise ArtifactError(
-            f"{mf}: model format version {version} is newer than this reelrank "
-            f"({__version__}) supports ({MODEL_FORMAT_VERSION}); upgrade reelrank"
-        )
     if not isinstance(manifest["model"], str):
         raise ArtifactError(f"{mf}: 'model' must be a model name, not {manifest['model']!r}")
     if manifest["model"] not in available_models():
@@ -127,6 +114,6 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{mf}: 'config' must be a JSON object")
     for key in ("n_items", "n_users"):
         value = manifest.get(key)
-        if (key == "n_items" or value is not None) and (not _is_int(value) or value < 0):
+        if (key == "n_items" or value is not None) and (not is_int(value) or value < 0):
             raise ArtifactError(f"{mf}: {key!r} must be a non-negative integer, not {value!r}")
     return manifest

@@ -38,7 +38,13 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from reelrank import __version__
-from reelrank._fs import atomic_directory, check_regular_file, read_json_file
+from reelrank._fs import (
+    atomic_directory,
+    check_regular_file,
+    is_int,
+    read_json_file,
+    read_versioned_manifest,
+)
 from reelrank.data.dataset import Dataset, IdMap
 from reelrank.errors import ArtifactError, ReelrankError
 from reelrank.features.item_features import ItemFeatures
@@ -243,10 +249,6 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -259,19 +261,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path}: not a directory (an artifact is a directory)")
     mf = path / "manifest.json"
     try:
-        manifest = read_json_file(mf)
+        manifest = read_versioned_manifest(mf, label="artifact", supported=ARTIFACT_FORMAT_VERSION)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: missing manifest.json (not a reelrank artifact?)") from None
-    if not isinstance(manifest, dict):
-        raise ArtifactError(f"{mf}: expected a JSON object")
-    version = manifest.get("format_version")
-    if not _is_int(version) or version < 1:
-        raise ArtifactError(f"{mf}: format_version must be a positive integer, not {version!r}")
-    if version > ARTIFACT_FORMAT_VERSION:
-        raise ArtifactError(
-            f"{mf}: artifact format version {version} is newer than this reelrank "
-            f"({__version__}) reads ({ARTIFACT_FORMAT_VERSION}); upgrade reelrank"
-        )
     saved = manifest.get("reelrank_version", "0")
     if not isinstance(saved, str):
         raise ArtifactError(f"{mf}: reelrank_version must be a string, not {saved!r}")
@@ -309,7 +301,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         )
     for key in ("n_users", "n_items", "n_ratings"):
         value = dataset.get(key)
-        if value is not None and (not _is_int(value) or value < 0):
+        if value is not None and (not is_int(value) or value < 0):
             raise ArtifactError(f"{mf}: dataset.{key} must be a non-negative integer")
     for key in ("name", "layout"):
         if not isinstance(dataset.get(key, ""), str):
