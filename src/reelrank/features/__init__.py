@@ -6,8 +6,9 @@ artifact's :class:`ItemFeatures` does not import scikit-learn or sentence-transf
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reelrank._lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from reelrank.features.builder import EMBEDDING_FIELDS, FeatureConfig, build_item_features
@@ -50,17 +51,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reelrank.features' has no attribute {name!r}")
-    value = getattr(import_module(f"reelrank.features.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

@@ -10,8 +10,9 @@ artifact does not import the database layer (SQLAlchemy) unless a user store is 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reelrank._lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
     from reelrank.serving.artifact import Artifact, load_artifact, save_artifact
@@ -30,17 +31,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'reelrank.serving' has no attribute {name!r}")
-    value = getattr(import_module(f"reelrank.serving.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [
