@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -134,8 +135,31 @@ class ItemFeatures:
             for name in ("features.npz", "features.json"):
                 check_regular_file(path / name)  # a FIFO or folder never blocks a reader
             with np.load(path / "features.npz", allow_pickle=False) as f:
-                a = {k: f[k] for k in f.files}
+                arrays = {k: f[k] for k in f.files}
             meta = json.loads((path / "features.json").read_text())
+        except FileNotFoundError as e:
+            raise ArtifactError(f"{path}: missing {Path(e.filename).name}") from None
+        except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+            # json.JSONDecodeError is a ValueError; a truncated archive is a BadZipFile
+            raise ArtifactError(f"{path}: corrupted feature files ({e})") from None
+        return cls.from_arrays(arrays, meta, where=str(path))
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any], *, where: str = "features"
+    ) -> ItemFeatures:
+        """Rebuild from the arrays of ``features.npz`` and the ``features.json`` mapping.
+
+        For callers that have read (and checked) the files themselves, such as
+        :func:`reelrank.serving.artifact.load_artifact`, so nothing is read twice.
+
+        Raises
+        ------
+        ArtifactError
+            An array is missing or the CSR parts do not fit together (``where`` names it).
+        """
+        a = arrays
+        try:
             sparse = sp.csr_matrix(
                 (a["sparse_data"], a["sparse_indices"], a["sparse_indptr"]),
                 shape=tuple(int(x) for x in a["sparse_shape"]),
@@ -147,12 +171,10 @@ class ItemFeatures:
                     shape=tuple(int(x) for x in a["tfidf_shape"]),
                 )
                 terms = a["tfidf_terms"]
-        except FileNotFoundError as e:
-            raise ArtifactError(f"{path}: missing {Path(e.filename).name}") from None
-        except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
-            # json.JSONDecodeError is a ValueError; a truncated archive is a BadZipFile
-            raise ArtifactError(f"{path}: corrupted feature files ({e})") from None
+            names = a["names"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ArtifactError(f"{where}: corrupted feature files ({e})") from None
         dense = {k[len("dense__") :]: v for k, v in a.items() if k.startswith("dense__")}
         return cls(
-            sparse=sparse, names=a["names"], tfidf=tfidf, tfidf_terms=terms, dense=dense, meta=meta
+            sparse=sparse, names=names, tfidf=tfidf, tfidf_terms=terms, dense=dense, meta=dict(meta)
         )

@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,8 +345,10 @@ def _read_id_map(path: Path, name: str, expected: int | None) -> IdMap:
 def _load_features(path: Path, n_items: int) -> ItemFeatures:
     """``features/`` with its arrays checked (a truncated ``features.npz`` is an ArtifactError)."""
     check_tree(path)
-    arrays = load_npz(path / "features.npz")  # validates the archive before ItemFeatures reads
-    read_json_file(path / "features.json")
+    arrays = load_npz(path / "features.npz")  # the archive checked member by member
+    meta = read_json_file(path / "features.json")
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"{path / 'features.json'}: expected a JSON object")
     for prefix in ("sparse", "tfidf"):
         if f"{prefix}_indptr" in arrays:
             validate_csr(arrays, prefix, CsrSpec(shape=(n_items, None)), {}, where=str(path))
@@ -357,12 +358,7 @@ def _load_features(path: Path, n_items: int) -> ItemFeatures:
                 raise ArtifactError(f"{path}: dense block {key[7:]!r} is not {n_items} x d")
             if not np.isfinite(value).all():
                 raise ArtifactError(f"{path}: dense block {key[7:]!r} holds NaN or infinity")
-    try:
-        features = ItemFeatures.load(path)
-    except ArtifactError:
-        raise
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError, EOFError, TypeError) as e:
-        raise ArtifactError(f"{path}: corrupted feature files ({e})") from None
+    features = ItemFeatures.from_arrays(arrays, meta, where=str(path))  # read once, above
     if features.n_items != n_items:
         raise ArtifactError(f"{path}: {features.n_items} rows != {n_items}")
     return features
