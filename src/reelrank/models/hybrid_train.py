@@ -4,9 +4,9 @@
 labelled (user, candidate) pairs: the first stage's candidates (the generators' union, or
 every item of a small restricted catalogue), the held-out items no generator proposed
 (``include_missed_positives``) and a few random negatives, with the generator and pair
-features. :class:`RankerModel` wraps the LightGBM LambdaRank booster or the logistic
-regression, and :func:`train_ranker` fits it on the training groups with early stopping on
-the inner validation groups.
+features. :class:`RankerModel` wraps the LightGBM ranking booster (``rank_xendcg`` or
+``lambdarank``) or the logistic regression, and :func:`train_ranker` fits it on training
+groups (a fixed number of rounds, or early-stopped on other groups' NDCG@10).
 """
 
 from __future__ import annotations
@@ -198,13 +198,16 @@ def _subsample_negatives(
 def train_ranker(
     cfg: Any,
     train: pd.DataFrame,
-    val: pd.DataFrame,
+    val: pd.DataFrame | None,
     feature_names: list[str],
     labels_for_training: Callable[[np.ndarray, np.random.Generator], np.ndarray],
     *,
     rounds: int | None = None,
 ) -> RankerModel:
     """Fit the ranker on ``train`` pairs, early-stopped on NDCG@10 of ``val`` pairs.
+
+    With ``val=None`` (or ``early_stopping_rounds=None``) the ranker trains
+    ``n_estimators`` rounds (``rounds`` when given) without early stopping.
 
     Parameters
     ----------
@@ -218,19 +221,17 @@ def train_ranker(
     rng = np.random.default_rng(cfg.seed + 11)
     tr = _subsample_negatives(train, cfg.max_negatives_per_user, rng)
     x_tr = tr[feature_names].to_numpy(np.float32)
-    x_va = val[feature_names].to_numpy(np.float32)
     g_tr = np.bincount(pd.factorize(tr["group"])[0])
-    g_va = np.bincount(pd.factorize(val["group"])[0])
     y_tr = labels_for_training(tr["label"].to_numpy(), rng)
-    y_va = val["label"].to_numpy()
-    if len(g_tr) < 1 or len(g_va) < 1:
+    if len(g_tr) < 1 or (val is not None and val.empty):
         raise ConfigError("hybrid: too few users with held-out labels to train the ranker")
+    stop = val is not None and rounds is None and cfg.early_stopping_rounds is not None
     out = RankerModel(n_jobs=cfg.n_jobs)
     if cfg.ranker == "lgbm":
         import lightgbm as lgb
 
         model = lgb.LGBMRanker(
-            objective="lambdarank",
+            objective=cfg.objective,
             n_estimators=rounds if rounds is not None else cfg.n_estimators,
             learning_rate=cfg.learning_rate,
             num_leaves=cfg.num_leaves,
@@ -244,25 +245,24 @@ def train_ranker(
             lambdarank_truncation_level=cfg.lambdarank_truncation_level,
             verbose=-1,
         )
-        model.fit(
-            x_tr,
-            y_tr.astype(np.int32),
-            group=g_tr,
-            eval_X=(x_va,),
-            eval_y=(y_va.astype(np.int32),),
-            eval_group=[g_va],
-            eval_at=[10],
-            feature_name=feature_names,
-            callbacks=(
-                [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
-                if rounds is None
-                else []
-            ),
-        )
+        evaluation: dict[str, Any] = {}
+        if stop:
+            assert val is not None
+            evaluation = {
+                "eval_X": (val[feature_names].to_numpy(np.float32),),
+                "eval_y": (val["label"].to_numpy().astype(np.int32),),
+                "eval_group": [np.bincount(pd.factorize(val["group"])[0])],
+                "eval_at": [10],
+                "callbacks": [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+            }
+        model.fit(x_tr, y_tr.astype(np.int32), group=g_tr, feature_name=feature_names, **evaluation)
         out.booster = model.booster_
-        out.best_iteration = (
-            int(model.best_iteration_ or cfg.n_estimators) if rounds is None else rounds
-        )
+        if rounds is not None:
+            out.best_iteration = rounds
+        elif stop:
+            out.best_iteration = int(model.best_iteration_ or cfg.n_estimators)
+        else:
+            out.best_iteration = cfg.n_estimators
         out.info["n_trees"] = out.best_iteration
     else:
         from sklearn.linear_model import LogisticRegression

@@ -30,6 +30,19 @@ user batches (numpy / scipy.sparse; no row-wise ``apply``). With the generator c
         Days between the user's last rating and the end of the fit data.
     ``last_hour_sin``, ``last_hour_cos``, ``last_doy_sin``, ``last_doy_cos``
         Cyclic time of day / day of year of the user's last interaction.
+    ``item_share_30d``, ``item_share_365d``, ``item_share_span``, ``item_share_weeks``
+        The movie's share of all ratings of the fit data within 30 / 365 days of the user's
+        last rating, over the user's active span, and week by week where the user rated
+        (what people watched when this user was active).
+    ``item_first_gap``
+        Days from the user's last rating to the movie's first rating.
+    ``seq_sim_3``, ``seq_sim_10``
+        Summed co-occurrence cosine (top-50 neighbours per movie, fit data only) between the
+        movie and the user's 3 / 10 most recent movies (what a user rates next resembles
+        what they rated last).
+
+Users without timestamps (new users' fold-in ratings) are taken to act at the end of the fit
+data.
 
 "Liked" movies are those rated at least ``like_threshold`` (all rated movies when a user has
 none), capped to the ``max_liked`` most recent ones.
@@ -50,6 +63,14 @@ __all__ = ["PairFeaturizer", "UserHistory", "genre_matrix_from_movies"]
 
 _DAY = 86_400.0
 _RECENT_DAYS = 180
+#: half-widths (days) of the windows around a user's last rating of the item_share features
+_WINDOWS = (30, 365)
+#: a user's most recent this-many rated movies for the seq_sim features
+_SEQ_LAST = (3, 10)
+#: item stride of the sorted (item, day) keys (days since 1970 stay far below it)
+_KEY = 1_000_000.0
+#: days per bin of the user / item activity-over-time profiles
+_WEEK = 7
 
 
 # ---------------------------------------------------------------------------- user history
@@ -141,9 +162,14 @@ class PairFeaturizer:
         Most recent liked movies used per user (bounds the cost of max-similarity).
     """
 
-    def __init__(self, like_threshold: float = 4.0, max_liked: int = 100) -> None:
+    def __init__(
+        self, like_threshold: float = 4.0, max_liked: int = 100, seq_neighbours: int = 50
+    ) -> None:
         self.like_threshold = like_threshold
         self.max_liked = max_liked
+        self.seq_neighbours = seq_neighbours
+        self.time_keys_: np.ndarray | None = None
+        self.seq_sim_: sp.csr_matrix | None = None
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Dataset, features: ItemFeatures | None) -> PairFeaturizer:
@@ -160,8 +186,45 @@ class PairFeaturizer:
         self.item_recent_share_ = (rc / np.maximum(counts, 1.0)).astype(np.float32)
         self.end_ts_ = end
         self.year_ = data.movies["year"].to_numpy(dtype=np.float64, na_value=np.nan)
+        self._fit_time(data)
+        self._fit_sequence(data)
         self._set_content(data.movies, features)
         return self
+
+    def _fit_time(self, data: Dataset) -> None:
+        """Item rating times (sorted keys ``item * _KEY + day``) and global ratings per day."""
+        days = data.timestamps.astype(np.float64) / _DAY
+        items = data.interactions.indices.astype(np.int64)
+        keys = items * _KEY + days
+        self.time_keys_ = np.sort(keys)
+        counts = np.bincount(items, minlength=data.n_items)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        first = np.full(data.n_items, np.nan)
+        has = counts > 0
+        first[has] = self.time_keys_[starts[has]] - np.flatnonzero(has) * _KEY
+        self.item_first_day_ = first
+        self.day0_ = float(np.floor(days.min())) if len(days) else 0.0
+        day = (np.floor(days) - self.day0_).astype(np.int64)
+        per_day = np.bincount(day)
+        self.day_cum_ = np.concatenate([[0], np.cumsum(per_day)]).astype(np.float64)
+        # the item's share of each week's ratings (items x weeks, sparse)
+        week = day // _WEEK
+        n_weeks = int(week.max()) + 1 if len(week) else 1
+        per_week = np.bincount(week, minlength=n_weeks).astype(np.float64)
+        share = sp.csr_matrix(
+            (np.ones(len(week), np.float32), (items, week)), shape=(data.n_items, n_weeks)
+        )
+        share.sum_duplicates()
+        share.data = (share.data / per_week[share.indices]).astype(np.float32)
+        self.week_share_ = share
+
+    def _fit_sequence(self, data: Dataset) -> None:
+        """Sparse item-item co-occurrence cosine (top ``seq_neighbours`` per item)."""
+        from reelrank.models.knn import item_cosine_topk
+
+        self.seq_sim_ = item_cosine_topk(
+            data.binary(), k=self.seq_neighbours, shrinkage=10.0
+        ).astype(np.float32)
 
     def _set_content(
         self,
@@ -191,7 +254,7 @@ class PairFeaturizer:
 
     def state(self) -> dict[str, np.ndarray]:
         """Learned item statistics (for ``state.npz``)."""
-        return {
+        out = {
             "pf_item_log_count": self.item_log_count_,
             "pf_item_mean": self.item_mean_,
             "pf_item_recent_share": self.item_recent_share_,
@@ -203,6 +266,32 @@ class PairFeaturizer:
             "pf_genre_indptr": self.genre_.indptr,
             "pf_genre_shape": np.asarray(self.genre_.shape),
         }
+        if self.time_keys_ is not None:
+            out.update(
+                {
+                    "pf_time_keys": self.time_keys_,
+                    # an item without ratings has no first day: saved as -1 (finite arrays)
+                    "pf_item_first_day": np.where(
+                        np.isnan(self.item_first_day_), -1.0, self.item_first_day_
+                    ),
+                    "pf_day0": np.asarray([self.day0_]),
+                    "pf_day_cum": self.day_cum_,
+                    "pf_week_data": self.week_share_.data,
+                    "pf_week_indices": self.week_share_.indices,
+                    "pf_week_indptr": self.week_share_.indptr,
+                    "pf_week_shape": np.asarray(self.week_share_.shape),
+                }
+            )
+        if self.seq_sim_ is not None:
+            out.update(
+                {
+                    "pf_seq_data": self.seq_sim_.data,
+                    "pf_seq_indices": self.seq_sim_.indices,
+                    "pf_seq_indptr": self.seq_sim_.indptr,
+                    "pf_seq_shape": np.asarray(self.seq_sim_.shape),
+                }
+            )
+        return out
 
     def restore(self, state: dict[str, np.ndarray], features: ItemFeatures | None) -> None:
         """Inverse of :meth:`state` (content matrices come from ``features``)."""
@@ -217,6 +306,23 @@ class PairFeaturizer:
             shape=tuple(int(x) for x in state["pf_genre_shape"]),
         )
         self._set_content(None, features, genre=genre)
+        # artifacts written before the time and sequence features have neither
+        self.time_keys_ = self.seq_sim_ = None
+        if "pf_time_keys" in state:
+            self.time_keys_ = np.asarray(state["pf_time_keys"], dtype=np.float64)
+            first = np.asarray(state["pf_item_first_day"], dtype=np.float64)
+            self.item_first_day_ = np.where(first < 0, np.nan, first)
+            self.day0_ = float(state["pf_day0"][0])
+            self.day_cum_ = np.asarray(state["pf_day_cum"], dtype=np.float64)
+            self.week_share_ = sp.csr_matrix(
+                (state["pf_week_data"], state["pf_week_indices"], state["pf_week_indptr"]),
+                shape=tuple(int(x) for x in state["pf_week_shape"]),
+            )
+        if "pf_seq_indptr" in state:
+            self.seq_sim_ = sp.csr_matrix(
+                (state["pf_seq_data"], state["pf_seq_indices"], state["pf_seq_indptr"]),
+                shape=tuple(int(x) for x in state["pf_seq_shape"]),
+            )
 
     # ------------------------------------------------------------------ names
     def names(self) -> list[str]:
@@ -240,6 +346,11 @@ class PairFeaturizer:
             "last_doy_sin",
             "last_doy_cos",
         ]
+        if self.time_keys_ is not None:
+            out += [f"item_share_{w}d" for w in _WINDOWS]
+            out += ["item_share_span", "item_share_weeks", "item_first_gap"]
+        if self.seq_sim_ is not None:
+            out += [f"seq_sim_{k}" for k in _SEQ_LAST]
         return out
 
     # ------------------------------------------------------------------ transform
@@ -306,7 +417,73 @@ class PairFeaturizer:
         out["last_doy_sin"] = np.sin(2 * np.pi * doy / 365.25)[row].astype(np.float32)
         out["last_doy_cos"] = np.cos(2 * np.pi * doy / 365.25)[row].astype(np.float32)
         assert n_rows == len(last)
+        if self.time_keys_ is not None:
+            out.update(self._time_features(history, row, item_idx))
+        if self.seq_sim_ is not None:
+            out.update(self._sequence_features(history, row, item_idx))
         return {k: out[k] for k in self.names()}
+
+    def _time_features(
+        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """How much of the catalogue's rating activity the item had around the user's time.
+
+        ``item_share_{w}d``: the item's share of all ratings within ``w`` days of the user's
+        last rating; ``item_share_span``: the same over the user's active span (first to
+        last rating, 30 days either side); ``item_first_gap``: days from the user's last
+        rating to the item's first rating (positive: the movie appeared afterwards). Users
+        without timestamps (fold-in) are taken to act at the end of the fit data.
+        """
+        last, first = _user_span(history)
+        end = self.end_ts_ / _DAY
+        last = np.where(np.isnan(last), end, last)[row]
+        first = np.where(np.isnan(first), end, first)[row]
+        base = item_idx.astype(np.float64) * _KEY
+        out: dict[str, np.ndarray] = {}
+        bounds = [(last - w, last + w) for w in _WINDOWS] + [(first - 30.0, last + 30.0)]
+        names = [f"item_share_{w}d" for w in _WINDOWS] + ["item_share_span"]
+        for name, (lo, hi) in zip(names, bounds, strict=True):
+            n_item = np.searchsorted(self.time_keys_, base + hi, side="right") - np.searchsorted(
+                self.time_keys_, base + lo, side="left"
+            )
+            out[name] = (n_item / np.maximum(self._global_count(lo, hi), 1.0)).astype(np.float32)
+        out["item_first_gap"] = (self.item_first_day_[item_idx] - last).astype(np.float32)
+        out["item_share_weeks"] = _rowwise_dot_sparse(
+            self._week_profile(history), self.week_share_, row, item_idx
+        )
+        return out
+
+    def _week_profile(self, history: UserHistory) -> np.ndarray:
+        """(n_rows, n_weeks) share of each row's ratings per week (fold-in rows: last week)."""
+        n_rows = history.ratings.shape[0]
+        n_weeks = self.week_share_.shape[1]
+        rec = history.recency
+        prof = np.zeros((n_rows, n_weeks), np.float32)
+        if rec is not None and rec.nnz:
+            rows = np.repeat(np.arange(n_rows), np.diff(rec.indptr))
+            week = np.clip((np.floor(rec.data / _DAY) - self.day0_) // _WEEK, 0, n_weeks - 1)
+            np.add.at(prof, (rows, week.astype(np.int64)), 1.0)
+        empty = prof.sum(axis=1) == 0
+        prof[empty, n_weeks - 1] = 1.0
+        return prof / prof.sum(axis=1, keepdims=True)
+
+    def _global_count(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        n = len(self.day_cum_) - 1
+        a = np.clip(np.floor(lo) - self.day0_, 0, n).astype(np.int64)
+        b = np.clip(np.floor(hi) - self.day0_ + 1, 0, n).astype(np.int64)
+        return self.day_cum_[b] - self.day_cum_[a]
+
+    def _sequence_features(
+        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """``seq_sim_{k}``: summed co-occurrence cosine with the user's last ``k`` movies."""
+        assert self.seq_sim_ is not None
+        out = {}
+        for k in _SEQ_LAST:
+            recent = _most_recent(history, k)
+            scores = (recent @ self.seq_sim_).tocsr()
+            out[f"seq_sim_{k}"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
+        return out
 
     def _liked(self, history: UserHistory) -> sp.csr_matrix:
         """Binary (n_rows, n_items) CSR of liked items (recent ``max_liked`` per user)."""
@@ -327,6 +504,35 @@ class PairFeaturizer:
             (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
         )
         return m
+
+
+def _user_span(history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
+    """Day of each row's last and first rating (NaN without timestamps)."""
+    n = history.ratings.shape[0]
+    last = history.last_ts / _DAY
+    first = np.full(n, np.nan)
+    rec = history.recency
+    if rec is not None and rec.nnz:
+        has = np.diff(rec.indptr) > 0
+        first[has] = np.minimum.reduceat(rec.data.astype(np.float64), rec.indptr[:-1][has]) / _DAY
+    return np.asarray(last, dtype=np.float64), first
+
+
+def _most_recent(history: UserHistory, k: int) -> sp.csr_matrix:
+    """Binary (n_rows, n_items) CSR of each row's ``k`` most recent rated movies.
+
+    Without timestamps (fold-in ratings) every rated movie counts, capped at ``k`` by index.
+    """
+    r = history.ratings.tocsr()
+    rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
+    recency = history.recency.data if history.recency is not None else np.zeros(len(rows))
+    order = np.lexsort((-recency, rows))
+    starts = r.indptr[:-1]
+    pos = np.arange(len(order)) - starts[rows[order]]
+    order = order[pos < k]
+    return sp.csr_matrix(
+        (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
+    )
 
 
 def _rowwise_dot_sparse(

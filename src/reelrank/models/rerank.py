@@ -3,7 +3,8 @@
 Stage 1 (:mod:`reelrank.models.candidates`): ALS, EASE (item-kNN on big catalogues), the
 content model, a content-only LightFM (item features, no identity features: it scores cold
 movies) and popularity each propose their top-``N`` unseen movies; the union is the
-candidate set. Stage 2: a LightGBM LambdaRank model (or a logistic regression) re-scores
+candidate set. Stage 2: a LightGBM ranking model (``rank_xendcg`` by default, or
+LambdaRank, or a logistic regression) re-scores
 every candidate from the pair features documented in :mod:`reelrank.models.pair_features`.
 
 Training (inside :meth:`HybridRanker.fit`, so evaluation protocols never leak):
@@ -18,12 +19,14 @@ Training (inside :meth:`HybridRanker.fit`, so evaluation protocols never leak):
 3. For each label user, pairs = the first stage's candidates + the held-out items
    (``include_missed_positives``) + ``n_random_negatives`` random unseen items, labelled by
    the relevance rule (``positive_threshold``; :func:`~reelrank.models.hybrid_labels.grade_labels`).
-4. The ranker is trained grouped by user, early-stopped on NDCG@10 of a user-level inner
-   validation part of the groups.
-5. Safety net (:mod:`reelrank.models.hybrid_select`): on those validation users the ranker
-   is compared with every generator alone and with a tuned blend of the generators; if it
-   does not win, the best of those is served instead (``fit_info_["serving"]``).
-6. A Platt calibration of the served scores on the validation pairs gives
+4. Cross-fitting: the label users are split into ``n_folds`` folds; for each fold a ranker
+   trained (grouped by user) on the other folds scores its users' pairs.
+5. Safety net (:mod:`reelrank.models.hybrid_select`): over every label user, those
+   out-of-fold ranker scores are compared with the best alternative made of the generators
+   (each alone, or a tuned blend), cross-fitted the same way; if the ranker does not win,
+   the alternative is served instead (``fit_info_["serving"]``). A kept ranker is
+   retrained on every label user.
+6. A Platt calibration of the served out-of-fold scores gives
    :meth:`HybridRanker.display_scores` (probabilities in [0, 1], same order).
 7. The generators and the statistics are refitted on the whole ``train`` for serving
    (``refit_generators``; without it the history-fitted generators score users from their
@@ -72,7 +75,7 @@ from reelrank.models.hybrid_labels import sample_label_users as _sample_label_us
 from reelrank.models.hybrid_select import (
     ServingChoice,
     blend_scores,
-    choose_serving,
+    choose_serving_cross_fitted,
     group_ndcg,
     ndcg_at_k_groups,
 )
@@ -112,7 +115,7 @@ DEFAULT_GENERATOR_PARAMS: dict[str, dict[str, Any]] = {"lightfm": {"item_identit
 
 @register("hybrid")
 class HybridRanker(Recommender):
-    """Two-stage hybrid: union of generator candidates re-ranked by LightGBM LambdaRank."""
+    """Two-stage hybrid: union of generator candidates re-ranked by a LightGBM ranker."""
 
     Config = HybridConfig
     config: Config
@@ -209,55 +212,56 @@ class HybridRanker(Recommender):
         t0 = time.perf_counter()
         pairs, gen, split = self._build(train, features)
         feature_names = [c for c in pairs.columns if c not in PAIR_META_COLUMNS]
+        self.feature_names_ = feature_names
         t1 = time.perf_counter()
         has_pos = pairs.groupby("group", sort=True)["label"].transform("max").to_numpy() > 0
-        usable = pairs[has_pos]
+        usable = pairs[has_pos].reset_index(drop=True)
         groups = np.unique(usable["group"].to_numpy())
-        if len(groups) < 2:
-            raise ConfigError("hybrid: fewer than 2 users with held-out positives to train on")
-        # three user-level parts: ranker training, early stopping, and the safety net +
-        # calibration (so the early-stopping choice cannot flatter the ranker there)
-        shuffled = np.random.default_rng(cfg.seed + 1).permutation(groups)
-        n_sel = max(1, round(len(groups) * cfg.inner_val_fraction))
-        n_es = max(1, round(len(groups) * cfg.early_stopping_fraction))
-        if n_sel + n_es >= len(groups):
+        if len(groups) < 2 * cfg.n_folds:
             raise ConfigError(
-                f"hybrid: {len(groups)} users with held-out positives are too few to train, "
-                "early-stop and validate the ranker"
+                f"hybrid: {len(groups)} users with held-out positives are too few to "
+                f"cross-fit the ranker on {cfg.n_folds} folds"
             )
-        part = np.zeros(pairs["group"].max() + 1, dtype=np.int8)
-        part[shuffled[:n_sel]] = 2
-        part[shuffled[n_sel : n_sel + n_es]] = 1
-        where = part[usable["group"].to_numpy()]
+        # user-level folds: every label user is judged by a ranker that never saw it
+        fold_of = np.zeros(pairs["group"].max() + 1, dtype=np.int64)
+        fold_of[np.random.default_rng(cfg.seed + 1).permutation(groups)] = (
+            np.arange(len(groups)) % cfg.n_folds
+        )
+        fold = fold_of[usable["group"].to_numpy()]
         cand = usable["in_candidates"].to_numpy()
         # The ranker never trains on held-out items that no generator proposed (missed
         # positives, kept in ``build_pairs`` for recall analysis): when ``candidates``
         # restricts the catalogue, items outside every generator's top-N reach the ranker
         # (all ranks N + 1), and they must not look like the positives they were in training.
-        train_rows = (where == 0) & (cand | (usable["label"].to_numpy() == 0))
-        tr = usable[train_rows]
-        # early stopping and validation judge what serving ranks: the first-stage candidates
-        es = usable[(where == 1) & cand]
-        va = usable[(where == 2) & cand]
-        if es.empty or va.empty:
-            raise ConfigError("hybrid: no first-stage candidate of the validation users")
-        self.ranker_ = train_ranker(cfg, tr, es, feature_names, self._training_labels)
-        self.feature_names_ = feature_names
+        trainable = cand | (usable["label"].to_numpy() == 0)
+        # judging uses what serving ranks: the first-stage candidates
+        judged = usable[cand].reset_index(drop=True)
+        jfold = fold[cand]
+        x_judged = judged[feature_names].to_numpy(np.float32)
+        oof = np.zeros(len(judged), np.float32)
+        fold_rankers = []
+        for k in range(cfg.n_folds):
+            ranker = self._train_fold(usable[(fold != k) & trainable])
+            oof[jfold == k] = ranker.predict(x_judged[jfold == k])
+            fold_rankers.append(ranker)
         t2 = time.perf_counter()
-        other = usable[(where != 2) & cand]
-        choice, calibrator = self._choose(other, va, gen.names)
-        if choice.mode == "ranker" and cfg.refit_ranker and self.ranker_.booster is not None:
-            # more users to learn from; the round count is the early-stopped one
-            rounds = max(1, self.ranker_.best_iteration)
-            every = usable[cand | (usable["label"].to_numpy() == 0)]
+        choice, served_oof = self._choose(judged, oof, jfold, gen.names)
+        rounds = [r.best_iteration for r in fold_rankers]
+        if choice.mode == "ranker" and cfg.refit_ranker:
+            # every label user to learn from; the round count is the folds' (median)
+            n_rounds = max(1, int(np.median(rounds)))
             self.ranker_ = train_ranker(
-                cfg, every, va, feature_names, self._training_labels, rounds=rounds
-            )
+                cfg, usable[trainable], None, feature_names, self._training_labels,
+                rounds=n_rounds,
+            )  # fmt: skip
             self.ranker_.info["refit_on_all_label_users"] = True
-            raw = self.ranker_.predict(va[feature_names].to_numpy(np.float32))
-            calibrator = PlattCalibrator().fit(raw, va["relevant"].to_numpy())
+        else:
+            # not served (or not refitted): the first fold's ranker still explains itself
+            self.ranker_ = fold_rankers[0]
+            self.ranker_.info["refit_on_all_label_users"] = False
+        self.ranker_.info["fold_rounds"] = rounds
         self.serving_ = choice
-        self.calibrator_ = calibrator
+        self.calibrator_ = PlattCalibrator().fit(served_oof, judged["relevant"].to_numpy())
         t3 = time.perf_counter()
         if cfg.refit_generators:
             self.generator_ = self._generator().fit(train, features)
@@ -272,8 +276,9 @@ class HybridRanker(Recommender):
             "serving": choice.mode,
             "serving_weights": choice.weights,
             "validation_ndcg@10": choice.validation,
-            "n_validation_users": int(va["group"].nunique()),
-            "calibration": calibrator.to_dict(),
+            "n_validation_users": len(groups),
+            "n_folds": cfg.n_folds,
+            "calibration": self.calibrator_.to_dict(),
             "n_pairs": len(pairs),
             "n_groups": int(pairs["group"].nunique()),
             "positive_share": float(pairs["relevant"].mean()),
@@ -287,6 +292,19 @@ class HybridRanker(Recommender):
         }
         logger.info("hybrid fitted: serving %s; %s", choice.mode, choice.validation)
 
+    def _train_fold(self, frame: pd.DataFrame) -> Any:
+        """The ranker of one cross-fitting fold (early-stopped on some of its users if set)."""
+        cfg = self.config
+        if cfg.early_stopping_rounds is None:
+            return train_ranker(cfg, frame, None, self.feature_names_, self._training_labels)
+        groups = np.unique(frame["group"].to_numpy())
+        rng = np.random.default_rng(cfg.seed + 3)
+        n_es = min(len(groups) - 1, max(1, round(len(groups) * cfg.early_stopping_fraction)))
+        es_groups = rng.choice(groups, size=n_es, replace=False)
+        is_es = np.isin(frame["group"].to_numpy(), es_groups)
+        es = frame[is_es & frame["in_candidates"].to_numpy()]
+        return train_ranker(cfg, frame[~is_es], es, self.feature_names_, self._training_labels)
+
     def _fit_seconds(self, gen: CandidateGenerator) -> dict[str, float]:
         out = {f"history:{g}": s for g, s in gen.fit_seconds_.items()}
         if self.generator_ is not gen:
@@ -294,37 +312,21 @@ class HybridRanker(Recommender):
         return out
 
     def _choose(
-        self, tr: pd.DataFrame, va: pd.DataFrame, names: list[str]
-    ) -> tuple[ServingChoice, PlattCalibrator]:
-        """Safety net (``tr``: the other label users' candidates), then the calibration."""
-        ranker_val = self.ranker_.predict(va[self.feature_names_].to_numpy(np.float32))
-
-        def groups(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            g = pd.factorize(frame["group"])[0]
-            n_rel = frame.groupby(g, sort=True)["n_relevant"].first().to_numpy()
-            return g, frame["relevant"].to_numpy(), n_rel
-
-        def cols(frame: pd.DataFrame, suffix: str) -> dict[str, np.ndarray]:
-            return {g: frame[f"{g}_{suffix}"].to_numpy() for g in names}
-
-        if self.config.safety_net:
-            choice = choose_serving(
-                ranker_val,
-                cols(tr, "z"),
-                cols(va, "z"),
-                cols(tr, "score"),
-                cols(va, "score"),
-                groups(tr),
-                groups(va),
-            )
-        else:
-            vg = groups(va)
-            choice = ServingChoice("ranker", {}, {"ranker": group_ndcg(ranker_val, *vg)})
-        served = (
-            ranker_val if choice.mode == "ranker" else blend_scores(cols(va, "z"), choice.weights)
+        self, judged: pd.DataFrame, oof: np.ndarray, fold: np.ndarray, names: list[str]
+    ) -> tuple[ServingChoice, np.ndarray]:
+        """Safety net over every label user (cross-fitted); the served out-of-fold scores."""
+        g = pd.factorize(judged["group"])[0]
+        n_rel = judged.groupby(g, sort=True)["n_relevant"].first().to_numpy()
+        groups = (g, judged["relevant"].to_numpy(), n_rel)
+        if not self.config.safety_net:
+            return ServingChoice("ranker", {}, {"ranker": group_ndcg(oof, *groups)}), oof
+        return choose_serving_cross_fitted(
+            oof,
+            {n: judged[f"{n}_z"].to_numpy() for n in names},
+            {n: judged[f"{n}_score"].to_numpy() for n in names},
+            groups,
+            fold,
         )
-        calibrator = PlattCalibrator().fit(served, va["relevant"].to_numpy())
-        return choice, calibrator
 
     # ------------------------------------------------------------------ scoring
     def display_scores(self, scores: np.ndarray) -> np.ndarray | None:
