@@ -58,7 +58,11 @@ def save_hybrid_files(self: HybridRanker, path: Path) -> None:
         "generators": [[g, int(self.generator_.n_[g])] for g in self.generator_.names],
         "ranker": "lgbm" if rk.booster is not None else "logistic",
         "best_iteration": int(rk.best_iteration),
-        "serving": {"mode": self.serving_.mode, "weights": self.serving_.weights},
+        "serving": {
+            "mode": self.serving_.mode,
+            "weights": self.serving_.weights,
+            "blend_coef": self.serving_.blend_coef,
+        },
         "validation": self.serving_.validation,
         "calibration": self.calibrator_.to_dict(),
         "fit_info": self.fit_info_,
@@ -96,6 +100,7 @@ def load_hybrid_files(self: HybridRanker, path: Path, state: dict[str, np.ndarra
         str(serving["mode"]),
         {str(k): float(v) for k, v in serving["weights"].items()},
         dict(meta.get("validation", {})),
+        blend_coef=_finite_float(serving.get("blend_coef", 0.0), path),
     )
     cal = meta.get("calibration")
     self.calibrator_ = PlattCalibrator.from_dict(cal) if cal else None
@@ -120,3 +125,10 @@ def load_hybrid_files(self: HybridRanker, path: Path, state: dict[str, np.ndarra
         (state["hist_ts"], state["hist_indices"], state["hist_indptr"]), shape=shape
     )
     self.history_ = UserHistory(ratings=ratings, recency=recency, last_ts=state["hist_last_ts"])
+
+
+def _finite_float(value: object, path: Path) -> float:
+    """A finite number from ``hybrid.json`` (ArtifactError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ArtifactError(f"{path}/hybrid.json: blend_coef must be a finite number")
+    return float(value)

@@ -404,11 +404,15 @@ class HybridRanker(Recommender):
         )
         if not len(fs.row):
             return fs, np.empty(0, np.float32)
+        z = {g: fs.gen_features[f"{g}_z"] for g in self.serving_.weights}
         if not self._uses_ranker():
-            z = {g: fs.gen_features[f"{g}_z"] for g in self.serving_.weights}
             return fs, blend_scores(z, self.serving_.weights).astype(np.float32)
         feats = self.featurizer_.transform(hist, fs.row, fs.item_idx)
-        return fs, self.ranker_.predict(self._matrix(fs, feats))
+        served = self.ranker_.predict(self._matrix(fs, feats))
+        coef = self.serving_.blend_coef
+        if coef:
+            served = served + coef * blend_scores(z, self.serving_.weights).astype(np.float32)
+        return fs, served
 
     def _dense(self, n_rows: int, fs: FirstStage, scores: np.ndarray) -> np.ndarray:
         assert self.n_items_ is not None
@@ -556,9 +560,10 @@ class HybridRanker(Recommender):
         """Per-feature contributions to the served score of one (user, item) pair.
 
         Ranker: SHAP values (LightGBM ``pred_contrib=True``) or coefficient x standardised
-        value (logistic). Blend / single generator (safety net): weight x z-score of each
-        generator. The last entry is ``("bias", ...)``; the contributions sum to the score.
-        Sorted by decreasing absolute contribution (bias last).
+        value (logistic), plus ``blend:<gen>_z`` parts when the served score mixes the blend
+        in. Blend / single generator (safety net): weight x z-score of each generator. The
+        last entry is ``("bias", ...)``; the contributions sum to the score. Sorted by
+        decreasing absolute contribution (bias last).
         """
         self._check_fitted()
         users = self._validate_users(user_idx)
@@ -572,16 +577,27 @@ class HybridRanker(Recommender):
             union=False,
             add_seen=False,
         )
+        w = self.serving_.weights
+
+        def blend_parts(scale: float) -> np.ndarray:
+            return np.array(
+                [
+                    scale * float(blend_scores({g: fs.gen_features[f"{g}_z"]}, {g: w[g]})[0])
+                    for g in w
+                ]
+            )
+
         if self._uses_ranker():
             feats = self.featurizer_.transform(self.history_.rows(users[:1]), fs.row, fs.item_idx)
             parts, bias = self.ranker_.contributions(self._matrix(fs, feats))
-            names = self.feature_names_
+            names = list(self.feature_names_)
+            coef = self.serving_.blend_coef
+            if coef:  # the blend mixed into the ranker's score: one part per generator
+                names += [f"blend:{g}_z" for g in w]
+                parts = np.concatenate([parts, blend_parts(coef)])
         else:
-            w = self.serving_.weights
             names = [f"{g}_z" for g in w]
-            parts = np.array(
-                [float(blend_scores({g: fs.gen_features[f"{g}_z"]}, {g: w[g]})[0]) for g in w]
-            )
+            parts = blend_parts(1.0)
             bias = float(served[0]) - float(parts.sum())
         ranked = sorted(zip(names, parts.tolist(), strict=True), key=lambda t: -abs(t[1]))
         return [*ranked, ("bias", bias)]
