@@ -272,3 +272,37 @@ def test_result_records_provenance_and_flat_views(tiny) -> None:
     flat = result.flat_metrics()
     assert flat["pop.ndcg_10"] == result.get("pop").metrics["ndcg@10"]  # tracker-safe keys
     assert result.flat_params()["protocol"] == "temporal"
+
+
+def test_tuning_the_hybrid_tunes_its_generators_first(tiny, monkeypatch) -> None:
+    # the hybrid's collaborative generators are tuned alone (or their tuning in the same run
+    # is reused), and the hybrid is fitted with those values
+    fitted: list[dict] = []
+    real_fit = R._fit
+
+    def spy(ctx, model, train):
+        if model.name == "hybrid":
+            fitted.append(dict(model.config.generator_params))
+        return real_fit(ctx, model, train)
+
+    monkeypatch.setattr(R, "_fit", spy)
+    small = {
+        "generators": "itemknn:30,pop:30",
+        "use_embeddings": False,
+        "n_estimators": 10,
+        "min_child_samples": 5,
+        "num_leaves": 7,
+        "n_random_negatives": 5,
+        "min_user_interactions": 3,
+        "n_folds": 2,
+    }
+    out = R.evaluate(
+        tiny, "temporal", ["itemknn", "hybrid"], tune=True, progress=False, tune_trials=3,
+        tune_timeout=None, params={"hybrid": small},
+    )  # fmt: skip
+    knn, hybrid = out.results
+    assert hybrid.error is None, hybrid.error
+    tuned_knn = {k: v for k, v in knn.tuning["best_params"].items() if k != "seed"}
+    assert hybrid.tuning["generators"]["itemknn"]["params"] == tuned_knn
+    assert fitted and all(p["itemknn"] == tuned_knn for p in fitted)
+    assert hybrid.params["generator_params"]["itemknn"] == tuned_knn

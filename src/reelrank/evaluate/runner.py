@@ -146,6 +146,9 @@ class _Context:
     cache_dir: Path | None
     feature_blocks: set[str]
     features_cache: dict[int, Any] = field(default_factory=dict)
+    #: tuning results of plain single models (display name == registry name, no fixed
+    #: parameters) in this run, reused for the hybrid's generators
+    tuned: dict[str, TuningResult] = field(default_factory=dict)
 
 
 def _features_for(ctx: _Context, train: Dataset) -> Any:
@@ -451,10 +454,19 @@ def _evaluate_one(
                 )
                 return result
             if tune:
+                generators: dict[str, Any] = {}
+                if base == "hybrid":
+                    params, generators = _tune_generators(
+                        ctx, params, folds[0], primary, lower, seed, timeout=timeout
+                    )
                 tuning = _tune(ctx, display, base, params, folds[0], primary, lower, seed,
                                n_trials=n_trials, timeout=timeout)  # fmt: skip
+                if display == base and not fixed:
+                    ctx.tuned[display] = tuning
                 params = tuning.best_params
                 result.tuning = tuning.to_dict()
+                if generators:
+                    result.tuning["generators"] = generators
         per_fold: list[dict[str, np.ndarray | float]] = []
         fit_s = eval_s = 0.0
         model: Recommender | None = None
@@ -516,6 +528,59 @@ def _tune(
         metric=primary, lower_is_better=lower, n_trials=n_trials, timeout=timeout,
         seed=42 if seed is None else seed, progress=ctx.progress,
     )  # fmt: skip
+
+
+#: the hybrid's generators that ``--tune`` tunes first, each alone (their single-model space)
+HYBRID_TUNED_GENERATORS = ("als", "ease", "itemknn")
+
+
+def _tune_generators(
+    ctx: _Context,
+    params: dict[str, Any],
+    fold: _Fold,
+    primary: str,
+    lower: bool,
+    seed: int | None,
+    *,
+    timeout: float | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Tune the hybrid's collaborative generators alone on the validation part.
+
+    Each of the hybrid's generators in :data:`HYBRID_TUNED_GENERATORS` is tuned as the
+    single model would be (same space, same validation part, the protocol's hint), or the
+    result of its tuning earlier in this run is reused; the best values become the hybrid's
+    ``generator_params`` (values the caller fixed in ``generator_params`` win). The hybrid's
+    own search then runs with them.
+
+    Returns
+    -------
+    (params, summary)
+        The hybrid's parameters with ``generator_params`` filled in, and per generator its
+        tuned values and default / best validation figures (for ``result.tuning``).
+    """
+    from reelrank.models.candidates import parse_generators
+
+    spec = params.get("generators", get_model_class("hybrid").Config().generators)
+    given = {k: dict(v) for k, v in (params.get("generator_params") or {}).items()}
+    gp = {k: dict(v) for k, v in given.items()}
+    summary: dict[str, Any] = {}
+    for name, _ in parse_generators(spec):
+        if name not in HYBRID_TUNED_GENERATORS or given.get(name):
+            continue
+        result = ctx.tuned.get(name)
+        if result is None:
+            cls = get_model_class(name)
+            result = _tune(ctx, name, name, _seeded(cls, {}, seed), fold, primary, lower,
+                           seed, n_trials=None, timeout=timeout)  # fmt: skip
+            ctx.tuned[name] = result
+        best = {k: v for k, v in result.best_params.items() if k not in ("seed", "random_state")}
+        gp[name] = best
+        summary[name] = {
+            "params": best,
+            "default_score": result.default_score,
+            "best_score": result.best_score,
+        }
+    return {**params, "generator_params": gp}, summary
 
 
 def _aggregate_into(result: ModelResult, per_fold: list[dict[str, np.ndarray | float]]) -> None:
