@@ -102,3 +102,14 @@ def test_state_round_trip_and_older_states_without_the_new_features():
     names = legacy.names()
     assert "seq_sim_3" not in names and "item_share_30d" not in names
     assert set(legacy.transform(hist, row, items)) == set(names)
+
+
+def test_a_new_users_disliked_movie_does_not_pull_its_neighbours_up():
+    ds = _dataset()
+    pf = PairFeaturizer(seq_neighbours=5).fit(ds, None)
+    ratings = ds.interactions[[10]].tocsr().astype(np.float32)
+    ratings.data[:] = [5.0, 5.0, 1.0]  # liked movies 0 and 1, disliked movie 3
+    hist = UserHistory(ratings=ratings, recency=None, last_ts=np.full(1, np.nan))
+    f = pf.transform(hist, np.zeros(2, np.int64), np.asarray([4, 2]))
+    assert f["seq_sim_10"][0] == 0  # movie 4 is only movie 3's neighbour
+    assert f["seq_sim_10"][1] > 0  # movie 2 is the liked movies' neighbour

@@ -480,7 +480,7 @@ class PairFeaturizer:
         assert self.seq_sim_ is not None
         out = {}
         for k in _SEQ_LAST:
-            recent = _most_recent(history, k)
+            recent = _most_recent(history, k, like_threshold=self.like_threshold)
             scores = (recent @ self.seq_sim_).tocsr()
             out[f"seq_sim_{k}"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
         return out
@@ -518,17 +518,29 @@ def _user_span(history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(last, dtype=np.float64), first
 
 
-def _most_recent(history: UserHistory, k: int) -> sp.csr_matrix:
+def _most_recent(
+    history: UserHistory, k: int, *, like_threshold: float | None = None
+) -> sp.csr_matrix:
     """Binary (n_rows, n_items) CSR of each row's ``k`` most recent rated movies.
 
-    Without timestamps (fold-in ratings) every rated movie counts, capped at ``k`` by index.
+    Without timestamps (a new user's fold-in ratings, all given "now") the liked movies
+    (rated at least ``like_threshold``) count, capped at ``k`` by index: a movie the new
+    user disliked must not pull its neighbours up.
     """
     r = history.ratings.tocsr()
     rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
-    recency = history.recency.data if history.recency is not None else np.zeros(len(rows))
+    keep = np.ones(len(rows), dtype=bool)
+    if history.recency is not None:
+        recency = history.recency.data
+    else:
+        recency = np.zeros(len(rows))
+        if like_threshold is not None:
+            keep = r.data >= like_threshold
     order = np.lexsort((-recency, rows))
-    starts = r.indptr[:-1]
-    pos = np.arange(len(order)) - starts[rows[order]]
+    order = order[keep[order]]
+    kept_rows = rows[order]
+    starts = np.searchsorted(kept_rows, np.arange(r.shape[0]))
+    pos = np.arange(len(order)) - starts[kept_rows]
     order = order[pos < k]
     return sp.csr_matrix(
         (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
