@@ -113,3 +113,11 @@ def test_a_new_users_disliked_movie_does_not_pull_its_neighbours_up():
     f = pf.transform(hist, np.zeros(2, np.int64), np.asarray([4, 2]))
     assert f["seq_sim_10"][0] == 0  # movie 4 is only movie 3's neighbour
     assert f["seq_sim_10"][1] > 0  # movie 2 is the liked movies' neighbour
+
+
+def test_big_catalogues_leave_the_sequence_features_out():
+    ds = _dataset()
+    pf = PairFeaturizer(seq_max_items=5).fit(ds, None)  # 6 movies > 5
+    assert pf.seq_sim_ is None
+    assert not any(n.startswith("seq_sim") for n in pf.names())
+    assert "item_share_weeks" in pf.names()

@@ -29,6 +29,9 @@ class HybridConfig(ModelConfig):
         Ask for sentence embeddings (feature block ``"embedding"``) in ``fit``.
     ease_max_items
         Catalogue size above which ``itemknn`` replaces ``ease``.
+    sequence_max_items
+        Catalogue size above which the ``seq_sim`` pair features (co-occurrence with the
+        user's latest movies: an item x item product) are left out.
     label_split
         How the inner label hold-out is cut from ``train``: ``"temporal"`` (default: each
         user's latest ratings, as ``reelrank train`` serves future ratings and as the
@@ -118,6 +121,7 @@ class HybridConfig(ModelConfig):
     content_kind: str = "auto"
     use_embeddings: bool = True
     ease_max_items: int = 20_000
+    sequence_max_items: int = 20_000
     label_split: str = "temporal"
     holdout_ratio: float = 0.2
     min_user_interactions: int = 5

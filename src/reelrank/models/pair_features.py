@@ -50,6 +50,7 @@ none), capped to the ``max_liked`` most recent ones.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,8 @@ import scipy.sparse as sp
 
 from reelrank.data.dataset import Dataset
 from reelrank.features.item_features import ItemFeatures
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["PairFeaturizer", "UserHistory", "genre_matrix_from_movies"]
 
@@ -160,14 +163,24 @@ class PairFeaturizer:
         Ratings at or above this are "liked" for the content similarities and profiles.
     max_liked
         Most recent liked movies used per user (bounds the cost of max-similarity).
+    seq_neighbours
+        Co-occurrence neighbours kept per movie for the ``seq_sim`` features.
+    seq_max_items
+        Above this catalogue size the ``seq_sim`` features are left out (their item x item
+        co-occurrence would cost minutes).
     """
 
     def __init__(
-        self, like_threshold: float = 4.0, max_liked: int = 100, seq_neighbours: int = 50
+        self,
+        like_threshold: float = 4.0,
+        max_liked: int = 100,
+        seq_neighbours: int = 50,
+        seq_max_items: int = 20_000,
     ) -> None:
         self.like_threshold = like_threshold
         self.max_liked = max_liked
         self.seq_neighbours = seq_neighbours
+        self.seq_max_items = seq_max_items
         self.time_keys_: np.ndarray | None = None
         self.seq_sim_: sp.csr_matrix | None = None
 
@@ -222,6 +235,15 @@ class PairFeaturizer:
         """Sparse item-item co-occurrence cosine (top ``seq_neighbours`` per item)."""
         from reelrank.models.knn import item_cosine_topk
 
+        if data.n_items > self.seq_max_items:
+            # an item x item product over a big catalogue costs minutes (as item-kNN does)
+            logger.info(
+                "catalogue has %d items > %d: no sequence features",
+                data.n_items,
+                self.seq_max_items,
+            )
+            self.seq_sim_ = None
+            return
         self.seq_sim_ = item_cosine_topk(
             data.binary(), k=self.seq_neighbours, shrinkage=10.0
         ).astype(np.float32)

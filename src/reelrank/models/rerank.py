@@ -163,7 +163,9 @@ class HybridRanker(Recommender):
 
     def _featurizer(self) -> PairFeaturizer:
         return PairFeaturizer(
-            like_threshold=self.config.like_threshold, max_liked=self.config.max_liked
+            like_threshold=self.config.like_threshold,
+            max_liked=self.config.max_liked,
+            seq_max_items=self.config.sequence_max_items,
         )
 
     def _inner_split(self, train: Dataset) -> InnerSplit:
