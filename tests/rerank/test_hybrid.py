@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from reelrank.data.split import temporal_split
+from reelrank.errors import ArtifactError
 from reelrank.models import create_model, load_model
 
 
@@ -83,6 +84,13 @@ def test_save_load_identical_scores(fitted, tmp_path):
     b = loaded.recommend(users, 10)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_allclose(a[1], b[1], rtol=1e-6)
+    # a bagged ranker keeps every member
+    n = len(fitted.ranker_.members())
+    assert len(loaded.ranker_.members()) == n
+    if n > 1:
+        (path / f"ranker-{n - 1}.txt").unlink()
+        with pytest.raises(ArtifactError, match=f"ranker-{n - 1}.txt"):
+            load_model(path)
 
 
 def test_same_seed_same_output(planted, small_hybrid):

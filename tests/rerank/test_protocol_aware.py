@@ -200,8 +200,17 @@ def test_a_ranker_that_learns_the_planted_signal_is_kept(planted, small_hybrid):
     info = model.fit_info_
     assert info["serving"] == "ranker", info["validation_ndcg@10"]
     assert info["validation_ndcg@10"]["ranker"] > info["validation_ndcg@10"]["generator:pop"]
-    # kept: retrained on every label user with the early-stopped number of rounds
-    assert info["refit_on_all_label_users"] and model.ranker_.best_iteration == info["n_trees"]
+    # kept: served as the average of the cross-fitting folds' rankers ...
+    assert info["n_bagged"] == model.config.n_folds == len(model.ranker_.members())
+    assert not info["refit_on_all_label_users"]
+    # ... or, without bagging, retrained on every label user with the folds' round count
+    refit = create_model(
+        "hybrid", **{**small_hybrid, "generators": "pop:150", "ranker_bagging": False}
+    ).fit(planted)
+    assert refit.fit_info_["serving"] == "ranker"
+    assert refit.fit_info_["refit_on_all_label_users"]
+    assert refit.ranker_.best_iteration == refit.fit_info_["n_trees"]
+    assert len(refit.ranker_.members()) == 1
 
 
 # ---------------------------------------------------------------------------- item 3

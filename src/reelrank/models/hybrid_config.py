@@ -102,6 +102,9 @@ class HybridConfig(ModelConfig):
     refit_ranker
         Once the ranker is kept, retrain it on every label user (training, early-stopping
         and validation users) with the early-stopped number of rounds.
+    ranker_bagging
+        Serve the average of the cross-fitting folds' LightGBM rankers (a bagged ensemble)
+        instead of one ranker retrained on every label user (``refit_ranker``).
     refit_generators
         Refit the generators on the whole ``train`` for serving (else the history-fitted
         ones score users from all their training ratings; faster, a little weaker).
@@ -151,6 +154,7 @@ class HybridConfig(ModelConfig):
     early_stopping_fraction: float = 0.1
     safety_net: bool = True
     refit_ranker: bool = True
+    ranker_bagging: bool = True
     refit_generators: bool = True
     logistic_c: float = 1.0
     n_jobs: int = 1

@@ -58,6 +58,7 @@ def save_hybrid_files(self: HybridRanker, path: Path) -> None:
         "generators": [[g, int(self.generator_.n_[g])] for g in self.generator_.names],
         "ranker": "lgbm" if rk.booster is not None else "logistic",
         "best_iteration": int(rk.best_iteration),
+        "bag_iterations": [int(r) for _, r in rk.bag],
         "serving": {
             "mode": self.serving_.mode,
             "weights": self.serving_.weights,
@@ -73,8 +74,8 @@ def save_hybrid_files(self: HybridRanker, path: Path) -> None:
         model.save(path / "generators" / g)
     if self.features_ is not None:
         self.features_.save(path / "features")
-    if rk.booster is not None:
-        rk.booster.save_model(str(path / "ranker.txt"))
+    for k, (booster, _) in enumerate(rk.members()):
+        booster.save_model(str(path / ("ranker.txt" if k == 0 else f"ranker-{k}.txt")))
 
 
 def load_hybrid_files(self: HybridRanker, path: Path, state: dict[str, np.ndarray]) -> None:
@@ -112,6 +113,16 @@ def load_hybrid_files(self: HybridRanker, path: Path, state: dict[str, np.ndarra
         if not (path / "ranker.txt").is_file():
             raise ArtifactError(f"{path}: missing ranker.txt")
         rk.booster = lgb.Booster(model_file=str(path / "ranker.txt"))
+        bag = meta.get("bag_iterations", [])
+        if not isinstance(bag, list) or not all(
+            isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in bag
+        ):
+            raise ArtifactError(f"{path}/hybrid.json: bag_iterations must be a list of rounds")
+        for k, rounds in enumerate(bag, start=1):
+            member = path / f"ranker-{k}.txt"
+            if not member.is_file():
+                raise ArtifactError(f"{path}: missing {member.name}")
+            rk.bag.append((lgb.Booster(model_file=str(member)), int(rounds)))
     else:
         rk.logistic = {k: state[f"logistic_{k}"] for k in ("mean", "std", "coef", "intercept")}
     self.ranker_ = rk

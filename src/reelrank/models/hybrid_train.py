@@ -132,13 +132,38 @@ def _known_scorer(model: Any, users: np.ndarray) -> Callable[[], np.ndarray]:
 
 @dataclass
 class RankerModel:
-    """The second stage: a LightGBM booster or logistic-regression coefficients."""
+    """The second stage: LightGBM boosters (averaged) or logistic-regression coefficients.
+
+    Attributes
+    ----------
+    booster, best_iteration
+        The (first) LightGBM booster and the rounds it uses.
+    bag
+        More ``(booster, rounds)`` members: the score is the mean over ``booster`` and these
+        (the cross-fitting folds' rankers, a bagged ensemble).
+    """
 
     booster: Any = None
     best_iteration: int = 0
     logistic: dict[str, np.ndarray] | None = None
     n_jobs: int = 1
     info: dict[str, Any] = field(default_factory=dict)
+    bag: list[tuple[Any, int]] = field(default_factory=list)
+
+    def members(self) -> list[tuple[Any, int]]:
+        """Every ``(booster, rounds)`` of the ensemble (empty for the logistic ranker)."""
+        if self.booster is None:
+            return []
+        return [(self.booster, self.best_iteration), *self.bag]
+
+    @classmethod
+    def bagged(cls, rankers: list[RankerModel]) -> RankerModel:
+        """One ranker averaging the boosters of ``rankers`` (LightGBM ones)."""
+        first = rankers[0]
+        out = cls(booster=first.booster, best_iteration=first.best_iteration, n_jobs=first.n_jobs)
+        out.bag = [(r.booster, r.best_iteration) for r in rankers[1:]]
+        out.info = {"n_trees": first.best_iteration, "n_bagged": len(rankers)}
+        return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Ranker scores (margins) of the rows of ``x``."""
@@ -146,10 +171,11 @@ class RankerModel:
             # One thread for small batches (serving one user: ~200 rows): LightGBM's OpenMP
             # pool costs ~10x the prediction itself there, worse on a busy machine.
             threads = 1 if len(x) < 20_000 else self.n_jobs
-            return np.asarray(
-                self.booster.predict(x, num_iteration=self.best_iteration, num_threads=threads),
-                dtype=np.float32,
-            )
+            out = np.zeros(len(x), np.float64)
+            members = self.members()
+            for booster, rounds in members:
+                out += booster.predict(x, num_iteration=rounds, num_threads=threads)
+            return (out / len(members)).astype(np.float32)
         if self.logistic is None:
             raise NotFittedError("hybrid: the ranker is not fitted")
         lg = self.logistic
@@ -159,11 +185,11 @@ class RankerModel:
     def contributions(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         """Per-feature contributions of one row and the bias (they sum to the score)."""
         if self.booster is not None:
-            contrib = np.asarray(
-                self.booster.predict(
-                    x, num_iteration=self.best_iteration, pred_contrib=True, num_threads=1
-                )
-            )[0]
+            members = self.members()
+            contrib = sum(
+                np.asarray(b.predict(x, num_iteration=r, pred_contrib=True, num_threads=1))[0]
+                for b, r in members
+            ) / len(members)
             return contrib[:-1], float(contrib[-1])
         assert self.logistic is not None
         lg = self.logistic

@@ -81,6 +81,7 @@ from reelrank.models.hybrid_select import (
 )
 from reelrank.models.hybrid_train import (
     PAIR_META_COLUMNS,
+    RankerModel,
     build_pair_frame,
     train_ranker,
 )
@@ -249,7 +250,11 @@ class HybridRanker(Recommender):
         t2 = time.perf_counter()
         choice, served_oof = self._choose(judged, oof, jfold, gen.names)
         rounds = [r.best_iteration for r in fold_rankers]
-        if choice.mode == "ranker" and cfg.refit_ranker:
+        if choice.mode == "ranker" and cfg.ranker_bagging and fold_rankers[0].booster is not None:
+            # the folds' rankers, averaged: each saw 1 - 1/n_folds of the label users
+            self.ranker_ = RankerModel.bagged(fold_rankers)
+            self.ranker_.info["refit_on_all_label_users"] = False
+        elif choice.mode == "ranker" and cfg.refit_ranker:
             # every label user to learn from; the round count is the folds' (median)
             n_rounds = max(1, int(np.median(rounds)))
             self.ranker_ = train_ranker(
@@ -546,8 +551,10 @@ class HybridRanker(Recommender):
             frame = pd.DataFrame(
                 {
                     "feature": self.feature_names_,
-                    "gain": rk.booster.feature_importance("gain", iteration=rk.best_iteration),
-                    "split": rk.booster.feature_importance("split", iteration=rk.best_iteration),
+                    "gain": sum(b.feature_importance("gain", iteration=r) for b, r in rk.members()),
+                    "split": sum(
+                        b.feature_importance("split", iteration=r) for b, r in rk.members()
+                    ),
                 }
             )
             return frame.sort_values("gain", ascending=False, ignore_index=True)
