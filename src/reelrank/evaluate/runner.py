@@ -455,7 +455,8 @@ def _evaluate_one(
                 return result
             if tune:
                 generators: dict[str, Any] = {}
-                if base == "hybrid":
+                # collaborative generators score no cold movie: nothing to tune them on there
+                if base == "hybrid" and ctx.protocol.split_kind != "cold-items":
                     params, generators = _tune_generators(
                         ctx, params, folds[0], primary, lower, seed, timeout=timeout
                     )

@@ -34,7 +34,9 @@ bias      reg_user [1, 50] x reg_item [1, 50]
 mf        factors [10, 128] log x regularization [0.005, 0.2] log
 neural    mode {ranking, rating} x dim {32, 64}
 hybrid    generators {als:200,ease:200,content:100,pop:50, als:100,ease:100,content:100,pop:50}
-          x use_embeddings {True, False} (2 trials: the hybrid is expensive)
+          x use_embeddings {True, False} (2 trials: the hybrid is expensive); before that,
+          the runner tunes its als / ease / itemknn generators alone in their own spaces
+          (or reuses their tuning in the same run) and fixes them as generator_params
 ========  =================================================================================
 
 Space keys a model's config does not have are dropped (with a debug message), so a space

@@ -107,7 +107,7 @@ def build_pair_frame(
             extra=extra,
             restrict_all=restrict_all,
         )
-        feats = featurizer.transform(hist.rows(batch), fs.row, fs.item_idx)
+        feats = featurizer.transform(hist.rows(batch), fs.row, fs.item_idx, reference=fs.in_union)
         meta = pd.DataFrame(
             {
                 "user_idx": batch[fs.row],

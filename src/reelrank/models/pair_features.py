@@ -41,6 +41,11 @@ user batches (numpy / scipy.sparse; no row-wise ``apply``). With the generator c
         movie and the user's 3 / 10 most recent movies (what a user rates next resembles
         what they rated last).
 
+    ``<feature>_urel``
+        For ``item_log_count``, the ``item_share`` windows, ``seq_sim_10``, ``emb_max``,
+        ``tfidf_max`` and ``genre_cos``: the value standardised over the user's first-stage
+        candidates (how the movie compares with the user's other candidates).
+
 Users without timestamps (new users' fold-in ratings) are taken to act at the end of the fit
 data.
 
@@ -168,6 +173,8 @@ class PairFeaturizer:
     seq_max_items
         Above this catalogue size the ``seq_sim`` features are left out (their item x item
         co-occurrence would cost minutes).
+    relative
+        Add the ``*_urel`` features (values relative to the user's other candidates).
     """
 
     def __init__(
@@ -176,11 +183,13 @@ class PairFeaturizer:
         max_liked: int = 100,
         seq_neighbours: int = 50,
         seq_max_items: int = 20_000,
+        relative: bool = True,
     ) -> None:
         self.like_threshold = like_threshold
         self.max_liked = max_liked
         self.seq_neighbours = seq_neighbours
         self.seq_max_items = seq_max_items
+        self.relative = relative
         self.time_keys_: np.ndarray | None = None
         self.seq_sim_: sp.csr_matrix | None = None
 
@@ -373,13 +382,23 @@ class PairFeaturizer:
             out += ["item_share_span", "item_share_weeks", "item_first_gap"]
         if self.seq_sim_ is not None:
             out += [f"seq_sim_{k}" for k in _SEQ_LAST]
+        if self.relative:
+            out += [f"{n}_urel" for n in _RELATIVE if n in out]
         return out
 
     # ------------------------------------------------------------------ transform
     def transform(
-        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+        self,
+        history: UserHistory,
+        row: np.ndarray,
+        item_idx: np.ndarray,
+        *,
+        reference: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Features of pairs (``history`` row ``row[k]``, item ``item_idx[k]``).
+
+        ``reference``: boolean mask of the pairs whose values give each row's mean and
+        spread for the ``*_urel`` features (the first-stage union; default all pairs).
 
         Returns
         -------
@@ -443,6 +462,10 @@ class PairFeaturizer:
             out.update(self._time_features(history, row, item_idx))
         if self.seq_sim_ is not None:
             out.update(self._sequence_features(history, row, item_idx))
+        if self.relative:
+            for name in _RELATIVE:
+                if name in out:
+                    out[f"{name}_urel"] = _within_row_z(out[name], row, n_rows, reference)
         return {k: out[k] for k in self.names()}
 
     def _time_features(
@@ -526,6 +549,37 @@ class PairFeaturizer:
             (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
         )
         return m
+
+
+#: features also given relative to the user's other candidates (z-score within the user)
+_RELATIVE = (
+    "item_log_count",
+    "item_share_365d",
+    "item_share_weeks",
+    "item_share_span",
+    "seq_sim_10",
+    "emb_max",
+    "tfidf_max",
+    "genre_cos",
+)
+
+
+def _within_row_z(
+    x: np.ndarray, row: np.ndarray, n_rows: int, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """``x`` standardised by the mean and spread of each row's ``reference`` pairs.
+
+    NaN counts as 0; ``reference`` (default: every pair) is the first-stage union, so extra
+    pairs (random negatives, held-out positives, a pair asked for alone) never move them.
+    """
+    v = np.nan_to_num(np.asarray(x, np.float64))
+    w = np.ones(len(v)) if reference is None else np.asarray(reference, np.float64)
+    cnt = np.maximum(np.bincount(row, weights=w, minlength=n_rows), 1)
+    mean = np.bincount(row, weights=v * w, minlength=n_rows) / cnt
+    var = np.bincount(row, weights=v * v * w, minlength=n_rows) / cnt - mean**2
+    std = np.sqrt(np.maximum(var, 0.0))
+    std[std == 0] = 1.0
+    return ((v - mean[row]) / std[row]).astype(np.float32)
 
 
 def _user_span(history: UserHistory) -> tuple[np.ndarray, np.ndarray]:

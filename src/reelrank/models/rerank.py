@@ -24,8 +24,9 @@ Training (inside :meth:`HybridRanker.fit`, so evaluation protocols never leak):
 5. Safety net (:mod:`reelrank.models.hybrid_select`): over every label user, those
    out-of-fold ranker scores are compared with the best alternative made of the generators
    (each alone, or a tuned blend), cross-fitted the same way; if the ranker does not win,
-   the alternative is served instead (``fit_info_["serving"]``). A kept ranker is
-   retrained on every label user.
+   the alternative is served instead (``fit_info_["serving"]``). A kept ranker is served
+   as the average of the folds' rankers (``ranker_bagging``; else retrained on every label
+   user), plus the share of the blend picked on the out-of-fold scores.
 6. A Platt calibration of the served out-of-fold scores gives
    :meth:`HybridRanker.display_scores` (probabilities in [0, 1], same order).
 7. The generators and the statistics are refitted on the whole ``train`` for serving
@@ -369,6 +370,27 @@ class HybridRanker(Recommender):
         add_seen: bool,
     ) -> tuple[FirstStage, np.ndarray]:
         """Candidates + served scores for a batch of known users or of new ratings rows."""
+        fs, served, _ = self._stage_full(
+            users, ratings, restrict=restrict, extra=extra, union=union, add_seen=add_seen
+        )
+        return fs, served
+
+    def _stage_full(
+        self,
+        users: np.ndarray | None,
+        ratings: sp.csr_matrix | None,
+        *,
+        restrict: np.ndarray | None,
+        extra: tuple[np.ndarray, np.ndarray] | None,
+        union: bool,
+        add_seen: bool,
+    ) -> tuple[FirstStage, np.ndarray, np.ndarray | None]:
+        """:meth:`_stage` and the ranker's feature matrix (None when a blend is served).
+
+        Features relative to a user's other candidates (``*_urel``) always take their
+        statistics from the whole first-stage union, so a pair scores the same whether it
+        is ranked among the user's candidates or asked for alone (``union=False``).
+        """
         models = self.generator_.models_
         if users is not None:
             seen = self.seen_[users]
@@ -397,6 +419,7 @@ class HybridRanker(Recommender):
                 if extra is None
                 else (np.concatenate([extra[0], sr]), np.concatenate([extra[1], si]))
             )
+        relative = self._uses_ranker() and any(n.endswith("_urel") for n in self.feature_names_)
         fs = first_stage(
             scorers,
             self.generator_.n_,
@@ -405,21 +428,34 @@ class HybridRanker(Recommender):
             seen=seen,
             restrict=restrict,
             extra=extra,
-            union=union,
+            union=union or relative,
             restrict_all=restrict is not None
             and len(restrict) <= self.config.max_restricted_candidates,
         )
         if not len(fs.row):
-            return fs, np.empty(0, np.float32)
+            return fs, np.empty(0, np.float32), None
         z = {g: fs.gen_features[f"{g}_z"] for g in self.serving_.weights}
         if not self._uses_ranker():
-            return fs, blend_scores(z, self.serving_.weights).astype(np.float32)
-        feats = self.featurizer_.transform(hist, fs.row, fs.item_idx)
-        served = self.ranker_.predict(self._matrix(fs, feats))
+            return fs, blend_scores(z, self.serving_.weights).astype(np.float32), None
+        feats = self.featurizer_.transform(hist, fs.row, fs.item_idx, reference=fs.in_union)
+        matrix = self._matrix(fs, feats)
+        served = self.ranker_.predict(matrix)
         coef = self.serving_.blend_coef
         if coef:
             served = served + coef * blend_scores(z, self.serving_.weights).astype(np.float32)
-        return fs, served
+        if relative and not union:
+            assert extra is not None and self.n_items_ is not None
+            keep = np.isin(
+                fs.row * self.n_items_ + fs.item_idx, extra[0] * self.n_items_ + extra[1]
+            )
+            fs = FirstStage(
+                row=fs.row[keep],
+                item_idx=fs.item_idx[keep],
+                in_union=fs.in_union[keep],
+                gen_features={k: v[keep] for k, v in fs.gen_features.items()},
+            )
+            served, matrix = served[keep], matrix[keep]
+        return fs, served, matrix
 
     def _dense(self, n_rows: int, fs: FirstStage, scores: np.ndarray) -> np.ndarray:
         assert self.n_items_ is not None
@@ -578,7 +614,7 @@ class HybridRanker(Recommender):
         users = self._validate_users(user_idx)
         items = np.atleast_1d(np.asarray(item_idx, dtype=np.int64))
         self._validate_items(items)
-        fs, served = self._stage(
+        fs, served, matrix = self._stage_full(
             users[:1],
             None,
             restrict=None,
@@ -597,8 +633,8 @@ class HybridRanker(Recommender):
             )
 
         if self._uses_ranker():
-            feats = self.featurizer_.transform(self.history_.rows(users[:1]), fs.row, fs.item_idx)
-            parts, bias = self.ranker_.contributions(self._matrix(fs, feats))
+            assert matrix is not None
+            parts, bias = self.ranker_.contributions(matrix[:1])
             names = list(self.feature_names_)
             coef = self.serving_.blend_coef
             if coef:  # the blend mixed into the ranker's score: one part per generator
