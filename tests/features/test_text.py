@@ -43,6 +43,23 @@ def test_embed_cache_hit_and_miss(fake_encoder, tmp_path):
     assert fake_encoder.calls == calls + 1
 
 
+def test_texts_embedded_before_are_reused_one_by_one(fake_encoder, tmp_path):
+    # the features of a training part and of all the data share most texts
+    first = embed_texts(["a funny toy", "war", "space"], cache_dir=tmp_path)
+    fake_encoder.texts = []
+    again = embed_texts(["war", "a funny toy", "new text", ""], cache_dir=tmp_path)
+    assert fake_encoder.texts == ["new text"]  # only the unseen text is encoded
+    np.testing.assert_array_equal(again[0], first[1])
+    np.testing.assert_array_equal(again[1], first[0])
+    assert again[2].any() and not again[3].any()
+    # a damaged store is ignored (the texts are encoded again), not an error
+    for store in tmp_path.glob("*.texts.npz"):
+        store.write_bytes(b"garbage")
+    fake_encoder.texts = []
+    embed_texts(["space", "war"], cache_dir=tmp_path)
+    assert sorted(fake_encoder.texts) == ["space", "war"]
+
+
 def test_cache_hit_never_loads_the_model(fake_encoder, tmp_path, monkeypatch):
     embed_texts(["x y"], cache_dir=tmp_path)
 

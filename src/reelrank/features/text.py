@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,10 @@ def embed_texts(
         Texts per forward pass.
     cache_dir
         Folder of ``.npy`` cache files (default :func:`default_cache_dir`). The file name is
-        the model name and the SHA-256 of the texts, so any change of input is a miss.
+        the model name and the SHA-256 of the texts, so any change of input is a miss of
+        that file; then the texts embedded before (by any earlier call, ``*.texts.npz``
+        beside it) are reused one by one and only the new ones are encoded (the features of
+        a training part and of all the data share most movie texts).
     progress
         Show a progress bar while encoding.
     model_name
@@ -127,28 +131,84 @@ def embed_texts(
     uniq, inverse = np.unique(stripped[nonempty].astype(str), return_inverse=True)
     dim = EMBEDDING_DIM
     vectors = np.zeros((0, dim), dtype=np.float32)
+    digests = np.array([_text_digest(t, model_name) for t in uniq], dtype="S16")
     if len(uniq):
-        model = _load_model(model_name)
-        vectors = model.encode(
-            uniq.tolist(),
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        ).astype(np.float32)
+        vectors, known = _known_vectors(folder, slug, digests, dim)
+        missing = np.flatnonzero(~known)
+        if len(missing):
+            logger.info("embedding %d new texts (%d reused)", len(missing), int(known.sum()))
+            model = _load_model(model_name)
+            vectors[missing] = model.encode(
+                uniq[missing].tolist(),
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            ).astype(np.float32)
         dim = vectors.shape[1]
     out = np.zeros((len(texts), dim), dtype=np.float32)
     out[nonempty] = vectors[inverse]
     _write_cache(path, out)
+    if len(uniq):
+        _write_cache(path.with_suffix(".texts.npz"), {"digests": digests, "vectors": vectors})
     return out
 
 
-def _write_cache(path: Path, array: np.ndarray) -> None:
+#: most recent per-text stores read when looking for already embedded texts
+_MAX_TEXT_STORES = 16
+
+
+def _text_digest(text: str, model_name: str) -> bytes:
+    h = hashlib.sha256(model_name.encode())
+    h.update(b"\0")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()[:16]
+
+
+def _known_vectors(
+    folder: Path, slug: str, digests: np.ndarray, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of texts embedded by earlier calls (per-text stores in ``folder``).
+
+    Returns the ``(len(digests), dim)`` array (zeros where unknown) and the known mask.
+    """
+    vectors = np.zeros((len(digests), dim), dtype=np.float32)
+    known = np.zeros(len(digests), dtype=bool)
+    try:
+        stores = sorted(
+            folder.glob(f"{slug}-*.texts.npz"), key=lambda p: p.stat().st_mtime, reverse=True
+        )[:_MAX_TEXT_STORES]
+    except OSError:
+        return vectors, known
+    for store in stores:
+        if known.all():
+            break
+        try:
+            with np.load(store, allow_pickle=False) as z:
+                d, v = z["digests"], z["vectors"]
+            if v.ndim != 2 or v.shape != (len(d), dim) or d.dtype != np.dtype("S16"):
+                continue
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            logger.warning("ignoring unreadable embedding store %s (%s)", store, e)
+            continue
+        order = np.argsort(d)
+        pos = np.searchsorted(d[order], digests)
+        pos = np.minimum(pos, len(d) - 1)
+        hit = ~known & (len(d) > 0) & (d[order][pos] == digests)
+        vectors[hit] = v[order][pos[hit]]
+        known |= hit
+    return vectors, known
+
+
+def _write_cache(path: Path, array: np.ndarray | dict[str, np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=".npy", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=".emb-", suffix=path.suffix, dir=path.parent)
         with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
+            if isinstance(array, dict):
+                np.savez(f, **array)
+            else:
+                np.save(f, array, allow_pickle=False)
         os.replace(tmp, path)
     except OSError as e:  # a read-only cache must not break feature building
         logger.warning("could not write embedding cache %s (%s)", path, e)

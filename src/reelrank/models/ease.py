@@ -51,10 +51,22 @@ def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
     p, info = lapack.spotri(chol, lower=False, overwrite_c=True)
     if info != 0:
         raise np.linalg.LinAlgError(f"Cholesky inverse failed (info={info})")
-    p = np.triu(p) + np.triu(p, 1).T
-    b = p / (-np.diag(p))[None, :]
-    b[np.diag_indices_from(b)] = 0.0
-    return b.astype(np.float32)
+    # potri fills the upper triangle only: mirror it in blocks (no full-size temporaries;
+    # at 10k items each one costs 400 MB and about a second), then scale in place
+    m = p.shape[0]
+    for start in range(0, m, _BLOCK):
+        stop = min(m, start + _BLOCK)
+        p[start:stop, :start] = p[:start, start:stop].T
+        block = p[start:stop, start:stop]
+        p[start:stop, start:stop] = np.triu(block) + np.triu(block, 1).T
+    diag = np.diag(p).copy()
+    p /= -diag[None, :]
+    p[np.diag_indices_from(p)] = 0.0
+    return p.astype(np.float32, copy=False)
+
+
+#: rows per block when mirroring the inverse's upper triangle
+_BLOCK = 512
 
 
 @register("ease")
