@@ -91,6 +91,10 @@ class HybridConfig(ModelConfig):
         Cross-fitting folds of the label users: for each fold a ranker trained on the other
         folds scores its users, so the safety net and the score calibration judge the ranker
         on every label user, each by a ranker that never saw it.
+    fold_workers
+        Folds' rankers trained at the same time (threads; default: one per CPU core, at
+        most ``n_folds``). Each keeps ``n_jobs`` LightGBM threads; results do not depend
+        on it.
     inner_val_fraction
         Unused since cross-fitting (kept so older configurations load).
     early_stopping_fraction
@@ -150,6 +154,7 @@ class HybridConfig(ModelConfig):
     lambdarank_truncation_level: int = 30
     early_stopping_rounds: int | None = None
     n_folds: int = 5
+    fold_workers: int | None = None
     inner_val_fraction: float = 0.2
     early_stopping_fraction: float = 0.1
     safety_net: bool = True
@@ -202,6 +207,8 @@ class HybridConfig(ModelConfig):
             raise ValueError("max_negatives_per_user must be >= 1 (or None for all)")
         if self.n_folds < 2:
             raise ValueError("n_folds must be >= 2")
+        if self.fold_workers is not None and self.fold_workers < 1:
+            raise ValueError("fold_workers must be >= 1 (or None: one per CPU core)")
         if self.early_stopping_rounds is not None and self.early_stopping_rounds < 1:
             raise ValueError("early_stopping_rounds must be >= 1 (or None: n_estimators rounds)")
         if self.max_label_users is not None and self.max_label_users < 2:

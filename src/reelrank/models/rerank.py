@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -243,11 +245,18 @@ class HybridRanker(Recommender):
         jfold = fold[cand]
         x_judged = judged[feature_names].to_numpy(np.float32)
         oof = np.zeros(len(judged), np.float32)
-        fold_rankers = []
-        for k in range(cfg.n_folds):
-            ranker = self._train_fold(usable[(fold != k) & trainable])
+        # the folds' rankers are independent: trained side by side (LightGBM releases the
+        # GIL; each booster keeps its single thread, so results do not depend on the count)
+        workers = cfg.fold_workers or min(cfg.n_folds, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            fold_rankers = list(
+                pool.map(
+                    lambda k: self._train_fold(usable[(fold != k) & trainable]),
+                    range(cfg.n_folds),
+                )
+            )
+        for k, ranker in enumerate(fold_rankers):
             oof[jfold == k] = ranker.predict(x_judged[jfold == k])
-            fold_rankers.append(ranker)
         t2 = time.perf_counter()
         choice, served_oof = self._choose(judged, oof, jfold, gen.names)
         rounds = [r.best_iteration for r in fold_rankers]
