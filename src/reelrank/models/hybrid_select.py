@@ -198,21 +198,18 @@ def choose_serving(
         ``"<name>@fit"``, the figures the alternative was chosen by.
     """
     vg, vp, vn = val_groups
-    fit_fig = {f"generator:{g}": group_ndcg(s, *fit_groups) for g, s in score_fit.items()}
+    alt, weights, fit_fig = _pick_alternative(z_fit, score_fit, fit_groups)
     figures = {"ranker": group_ndcg(ranker_val, vg, vp, vn)}
     for name, s in score_val.items():
         figures[f"generator:{name}"] = group_ndcg(s, vg, vp, vn)
-    weights: dict[str, float] = {}
-    if len(z_fit) > 1:
-        weights, fit_fig["blend"] = tune_blend(z_fit, *fit_groups)
+    if "blend" in fit_fig:
         figures["blend"] = group_ndcg(blend_scores(z_val, weights), vg, vp, vn)
-    alt = max(fit_fig, key=lambda k: (np.nan_to_num(fit_fig[k], nan=-1.0), k == "blend"))
     figures.update({f"{k}@fit": v for k, v in fit_fig.items()})
     figures["alternative"] = alt  # type: ignore[assignment]
     ranker = np.nan_to_num(figures["ranker"], nan=-1.0)
     if ranker > np.nan_to_num(figures[alt], nan=-1.0) + min_gain:
         return ServingChoice("ranker", {}, figures)
-    w = weights if alt == "blend" else {alt.split(":", 1)[1]: 1.0}
+    w = _weights_of(alt, weights)
     logger.warning(
         "hybrid: the ranker (inner-validation NDCG@10 %.4f) does not beat %s (%.4f); "
         "serving %s instead",
@@ -238,14 +235,22 @@ def _pick_alternative(
     score: dict[str, np.ndarray],
     groups: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[str, dict[str, float], dict[str, float]]:
-    """Best of every generator alone and the tuned blend on these groups."""
+    """Best of every generator alone and the tuned blend on these groups.
+
+    Returns the winner (``"blend"`` or ``"generator:<name>"``), the tuned blend weights
+    (empty with one generator) and every contender's figure.
+    """
     fig = {f"generator:{g}": group_ndcg(s, *groups) for g, s in score.items()}
     weights: dict[str, float] = {}
     if len(z) > 1:
         weights, fig["blend"] = tune_blend(z, *groups)
     alt = max(fig, key=lambda k: (np.nan_to_num(fig[k], nan=-1.0), k == "blend"))
-    w = weights if alt == "blend" else {alt.split(":", 1)[1]: 1.0}
-    return alt, w, fig
+    return alt, weights, fig
+
+
+def _weights_of(alt: str, blend_weights: dict[str, float]) -> dict[str, float]:
+    """Blend weights serving ``alt``: the blend's, or one-hot for a generator alone."""
+    return blend_weights if alt == "blend" else {alt.split(":", 1)[1]: 1.0}
 
 
 def choose_serving_cross_fitted(
@@ -302,7 +307,7 @@ def choose_serving_cross_fitted(
     for k in np.unique(fold):
         inside = fold == k
         rest = ~inside
-        alt, w, _ = _pick_alternative(
+        alt, blend_w, _ = _pick_alternative(
             {g: v[rest] for g, v in z.items()},
             {g: v[rest] for g, v in score.items()},
             _subset(groups, rest),
@@ -310,8 +315,9 @@ def choose_serving_cross_fitted(
         picks.append(alt)
         zin = {g: v[inside] for g, v in z.items()}
         # a z-score blend ranks like the generator's raw score when it has one weight
-        alt_oof[inside] = blend_scores(zin, w)
-    alt, weights, fig = _pick_alternative(z, score, groups)
+        alt_oof[inside] = blend_scores(zin, _weights_of(alt, blend_w))
+    alt, blend_w, fig = _pick_alternative(z, score, groups)
+    weights = _weights_of(alt, blend_w)
     figures: dict[str, float | str] = {
         "ranker": group_ndcg(ranker_oof, *groups),
         "alternative_cross_fitted": group_ndcg(alt_oof, *groups),

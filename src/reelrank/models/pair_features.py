@@ -523,9 +523,16 @@ class PairFeaturizer:
     ) -> dict[str, np.ndarray]:
         """``seq_sim_{k}``: summed co-occurrence cosine with the user's last ``k`` movies."""
         assert self.seq_sim_ is not None
+        # a new user's fold-in ratings (no timestamps, all given "now"): the liked movies
+        # count, so a movie the user disliked does not pull its neighbours up
+        keep = (
+            None
+            if history.recency is not None
+            else history.ratings.tocsr().data >= self.like_threshold
+        )
         out = {}
         for k in _SEQ_LAST:
-            recent = _most_recent(history, k, like_threshold=self.like_threshold)
+            recent = _most_recent(history, k, keep=keep)
             scores = (recent @ self.seq_sim_).tocsr()
             out[f"seq_sim_{k}"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
         return out
@@ -536,19 +543,7 @@ class PairFeaturizer:
         liked_mask = r.data >= self.like_threshold
         rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
         has_liked = np.bincount(rows[liked_mask], minlength=r.shape[0]) > 0
-        keep = liked_mask | ~has_liked[rows]
-        recency = history.recency.data if history.recency is not None else np.zeros(len(rows))
-        # most recent first within each row, then cap
-        order = np.lexsort((-recency, rows))
-        order = order[keep[order]]
-        kept_rows = rows[order]
-        starts = np.searchsorted(kept_rows, np.arange(r.shape[0]))
-        pos = np.arange(len(order)) - starts[kept_rows]
-        order = order[pos < self.max_liked]
-        m = sp.csr_matrix(
-            (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
-        )
-        return m
+        return _most_recent(history, self.max_liked, keep=liked_mask | ~has_liked[rows])
 
 
 #: features also given relative to the user's other candidates (z-score within the user)
@@ -594,26 +589,19 @@ def _user_span(history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(last, dtype=np.float64), first
 
 
-def _most_recent(
-    history: UserHistory, k: int, *, like_threshold: float | None = None
-) -> sp.csr_matrix:
+def _most_recent(history: UserHistory, k: int, *, keep: np.ndarray | None = None) -> sp.csr_matrix:
     """Binary (n_rows, n_items) CSR of each row's ``k`` most recent rated movies.
 
-    Without timestamps (a new user's fold-in ratings, all given "now") the liked movies
-    (rated at least ``like_threshold``) count, capped at ``k`` by index: a movie the new
-    user disliked must not pull its neighbours up.
+    ``keep`` (aligned with the ratings' CSR data) limits the movies that count. Without
+    timestamps the order within a row is by movie index.
     """
     r = history.ratings.tocsr()
     rows = np.repeat(np.arange(r.shape[0]), np.diff(r.indptr))
-    keep = np.ones(len(rows), dtype=bool)
-    if history.recency is not None:
-        recency = history.recency.data
-    else:
-        recency = np.zeros(len(rows))
-        if like_threshold is not None:
-            keep = r.data >= like_threshold
+    recency = history.recency.data if history.recency is not None else np.zeros(len(rows))
+    # most recent first within each row, then cap
     order = np.lexsort((-recency, rows))
-    order = order[keep[order]]
+    if keep is not None:
+        order = order[keep[order]]
     kept_rows = rows[order]
     starts = np.searchsorted(kept_rows, np.arange(r.shape[0]))
     pos = np.arange(len(order)) - starts[kept_rows]

@@ -309,7 +309,7 @@ class HybridRanker(Recommender):
         }
         logger.info("hybrid fitted: serving %s; %s", choice.mode, choice.validation)
 
-    def _train_fold(self, frame: pd.DataFrame) -> Any:
+    def _train_fold(self, frame: pd.DataFrame) -> RankerModel:
         """The ranker of one cross-fitting fold (early-stopped on some of its users if set)."""
         cfg = self.config
         if cfg.early_stopping_rounds is None:
@@ -377,25 +377,10 @@ class HybridRanker(Recommender):
         extra: tuple[np.ndarray, np.ndarray] | None,
         union: bool,
         add_seen: bool,
-    ) -> tuple[FirstStage, np.ndarray]:
-        """Candidates + served scores for a batch of known users or of new ratings rows."""
-        fs, served, _ = self._stage_full(
-            users, ratings, restrict=restrict, extra=extra, union=union, add_seen=add_seen
-        )
-        return fs, served
-
-    def _stage_full(
-        self,
-        users: np.ndarray | None,
-        ratings: sp.csr_matrix | None,
-        *,
-        restrict: np.ndarray | None,
-        extra: tuple[np.ndarray, np.ndarray] | None,
-        union: bool,
-        add_seen: bool,
     ) -> tuple[FirstStage, np.ndarray, np.ndarray | None]:
-        """:meth:`_stage` and the ranker's feature matrix (None when a blend is served).
+        """Candidates, served scores and the ranker's feature matrix (None for a blend).
 
+        For a batch of known users (``users``) or of new ratings rows (``ratings``).
         Features relative to a user's other candidates (``*_urel``) always take their
         statistics from the whole first-stage union, so a pair scores the same whether it
         is ranked among the user's candidates or asked for alone (``union=False``).
@@ -473,11 +458,13 @@ class HybridRanker(Recommender):
         return block
 
     def _score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        fs, s = self._stage(user_idx, None, restrict=None, extra=None, union=True, add_seen=False)
+        fs, s, _ = self._stage(
+            user_idx, None, restrict=None, extra=None, union=True, add_seen=False
+        )
         return self._dense(len(user_idx), fs, s)
 
     def _score_ratings(self, ratings: sp.csr_matrix) -> np.ndarray:
-        fs, s = self._stage(None, ratings, restrict=None, extra=None, union=True, add_seen=False)
+        fs, s, _ = self._stage(None, ratings, restrict=None, extra=None, union=True, add_seen=False)
         return self._dense(ratings.shape[0], fs, s)
 
     def _score_pairs(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
@@ -486,7 +473,7 @@ class HybridRanker(Recommender):
         for start in range(0, len(uniq), self.batch_size):
             sel = np.flatnonzero((inv >= start) & (inv < start + self.batch_size))
             batch = uniq[start : start + self.batch_size]
-            fs, s = self._stage(
+            fs, s, _ = self._stage(
                 batch,
                 None,
                 restrict=None,
@@ -520,7 +507,7 @@ class HybridRanker(Recommender):
         restrict = self._restrict(candidates)
 
         def scorer(batch: np.ndarray) -> np.ndarray:
-            fs, s = self._stage(
+            fs, s, _ = self._stage(
                 batch, None, restrict=restrict, extra=None, union=True, add_seen=not exclude_seen
             )
             return self._dense(len(batch), fs, s)
@@ -543,7 +530,7 @@ class HybridRanker(Recommender):
         rows = np.arange(ratings.shape[0])
 
         def scorer(r: np.ndarray) -> np.ndarray:
-            fs, s = self._stage(
+            fs, s, _ = self._stage(
                 None,
                 ratings[r],
                 restrict=restrict,
@@ -623,7 +610,7 @@ class HybridRanker(Recommender):
         users = self._validate_users(user_idx)
         items = np.atleast_1d(np.asarray(item_idx, dtype=np.int64))
         self._validate_items(items)
-        fs, served, matrix = self._stage_full(
+        fs, served, matrix = self._stage(
             users[:1],
             None,
             restrict=None,
