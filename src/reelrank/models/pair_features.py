@@ -40,11 +40,17 @@ user batches (numpy / scipy.sparse; no row-wise ``apply``). With the generator c
         Summed co-occurrence cosine (top-50 neighbours per movie, fit data only) between the
         movie and the user's 3 / 10 most recent movies (what a user rates next resembles
         what they rated last).
+    ``timeline_sim``
+        Summed timeline co-occurrence (:func:`reelrank.models.timeline.timeline_cooccurrence`:
+        other users rated the two movies within ``timeline_window`` positions of each other
+        in their own time order, fit data only) between the movie and every movie the user
+        rated (a new user's fold-in: the movies they liked).
 
     ``<feature>_urel``
-        For ``item_log_count``, the ``item_share`` windows, ``seq_sim_10``, ``emb_max``,
-        ``tfidf_max`` and ``genre_cos``: the value standardised over the user's first-stage
-        candidates (how the movie compares with the user's other candidates).
+        For ``item_log_count``, the ``item_share`` windows, ``seq_sim_10``,
+        ``timeline_sim``, ``emb_max``, ``tfidf_max`` and ``genre_cos``: the value
+        standardised over the user's first-stage candidates (how the movie compares with
+        the user's other candidates).
 
 Users without timestamps (new users' fold-in ratings) are taken to act at the end of the fit
 data.
@@ -64,6 +70,7 @@ import scipy.sparse as sp
 
 from reelrank.data.dataset import Dataset
 from reelrank.features.item_features import ItemFeatures
+from reelrank.models.state import csr_arrays, csr_from_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +178,11 @@ class PairFeaturizer:
     seq_neighbours
         Co-occurrence neighbours kept per movie for the ``seq_sim`` features.
     seq_max_items
-        Above this catalogue size the ``seq_sim`` features are left out (their item x item
-        co-occurrence would cost minutes).
+        Above this catalogue size the ``seq_sim`` and ``timeline_sim`` features are left
+        out (their item x item co-occurrence would cost minutes).
+    timeline_window
+        Positions apart within which two ratings of a user co-occur for ``timeline_sim``
+        (0: no ``timeline_sim``).
     relative
         Add the ``*_urel`` features (values relative to the user's other candidates).
     """
@@ -183,15 +193,18 @@ class PairFeaturizer:
         max_liked: int = 100,
         seq_neighbours: int = 50,
         seq_max_items: int = 20_000,
+        timeline_window: int = 10,
         relative: bool = True,
     ) -> None:
         self.like_threshold = like_threshold
         self.max_liked = max_liked
         self.seq_neighbours = seq_neighbours
         self.seq_max_items = seq_max_items
+        self.timeline_window = timeline_window
         self.relative = relative
         self.time_keys_: np.ndarray | None = None
         self.seq_sim_: sp.csr_matrix | None = None
+        self.timeline_sim_: sp.csr_matrix | None = None
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: Dataset, features: ItemFeatures | None) -> PairFeaturizer:
@@ -241,9 +254,11 @@ class PairFeaturizer:
         self.week_share_ = share
 
     def _fit_sequence(self, data: Dataset) -> None:
-        """Sparse item-item co-occurrence cosine (top ``seq_neighbours`` per item)."""
+        """Item-item co-occurrence cosine (top ``seq_neighbours`` per item) and timeline."""
         from reelrank.models.knn import item_cosine_topk
+        from reelrank.models.timeline import timeline_cooccurrence
 
+        self.seq_sim_ = self.timeline_sim_ = None
         if data.n_items > self.seq_max_items:
             # an item x item product over a big catalogue costs minutes (as item-kNN does)
             logger.info(
@@ -251,11 +266,12 @@ class PairFeaturizer:
                 data.n_items,
                 self.seq_max_items,
             )
-            self.seq_sim_ = None
             return
         self.seq_sim_ = item_cosine_topk(
             data.binary(), k=self.seq_neighbours, shrinkage=10.0
         ).astype(np.float32)
+        if self.timeline_window > 0:
+            self.timeline_sim_ = timeline_cooccurrence(data, self.timeline_window)
 
     def _set_content(
         self,
@@ -292,10 +308,7 @@ class PairFeaturizer:
             "pf_end_ts": np.asarray([self.end_ts_]),
             # an unknown year is saved as -1 (artifacts hold finite arrays only)
             "pf_year": np.where(np.isnan(self.year_), -1.0, self.year_),
-            "pf_genre_data": self.genre_.data,
-            "pf_genre_indices": self.genre_.indices,
-            "pf_genre_indptr": self.genre_.indptr,
-            "pf_genre_shape": np.asarray(self.genre_.shape),
+            **csr_arrays("pf_genre", self.genre_),
         }
         if self.time_keys_ is not None:
             out.update(
@@ -307,21 +320,13 @@ class PairFeaturizer:
                     ),
                     "pf_day0": np.asarray([self.day0_]),
                     "pf_day_cum": self.day_cum_,
-                    "pf_week_data": self.week_share_.data,
-                    "pf_week_indices": self.week_share_.indices,
-                    "pf_week_indptr": self.week_share_.indptr,
-                    "pf_week_shape": np.asarray(self.week_share_.shape),
+                    **csr_arrays("pf_week", self.week_share_),
                 }
             )
         if self.seq_sim_ is not None:
-            out.update(
-                {
-                    "pf_seq_data": self.seq_sim_.data,
-                    "pf_seq_indices": self.seq_sim_.indices,
-                    "pf_seq_indptr": self.seq_sim_.indptr,
-                    "pf_seq_shape": np.asarray(self.seq_sim_.shape),
-                }
-            )
+            out.update(csr_arrays("pf_seq", self.seq_sim_))
+        if self.timeline_sim_ is not None:
+            out.update(csr_arrays("pf_timeline", self.timeline_sim_))
         return out
 
     def restore(self, state: dict[str, np.ndarray], features: ItemFeatures | None) -> None:
@@ -332,28 +337,20 @@ class PairFeaturizer:
         self.end_ts_ = float(state["pf_end_ts"][0])
         year = np.asarray(state["pf_year"], dtype=np.float64)
         self.year_ = np.where(year < 0, np.nan, year)
-        genre = sp.csr_matrix(
-            (state["pf_genre_data"], state["pf_genre_indices"], state["pf_genre_indptr"]),
-            shape=tuple(int(x) for x in state["pf_genre_shape"]),
-        )
-        self._set_content(None, features, genre=genre)
-        # artifacts written before the time and sequence features have neither
-        self.time_keys_ = self.seq_sim_ = None
+        self._set_content(None, features, genre=csr_from_arrays(state, "pf_genre"))
+        # artifacts written before the time, sequence and timeline features lack them
+        self.time_keys_ = self.seq_sim_ = self.timeline_sim_ = None
         if "pf_time_keys" in state:
             self.time_keys_ = np.asarray(state["pf_time_keys"], dtype=np.float64)
             first = np.asarray(state["pf_item_first_day"], dtype=np.float64)
             self.item_first_day_ = np.where(first < 0, np.nan, first)
             self.day0_ = float(state["pf_day0"][0])
             self.day_cum_ = np.asarray(state["pf_day_cum"], dtype=np.float64)
-            self.week_share_ = sp.csr_matrix(
-                (state["pf_week_data"], state["pf_week_indices"], state["pf_week_indptr"]),
-                shape=tuple(int(x) for x in state["pf_week_shape"]),
-            )
+            self.week_share_ = csr_from_arrays(state, "pf_week")
         if "pf_seq_indptr" in state:
-            self.seq_sim_ = sp.csr_matrix(
-                (state["pf_seq_data"], state["pf_seq_indices"], state["pf_seq_indptr"]),
-                shape=tuple(int(x) for x in state["pf_seq_shape"]),
-            )
+            self.seq_sim_ = csr_from_arrays(state, "pf_seq")
+        if "pf_timeline_indptr" in state:
+            self.timeline_sim_ = csr_from_arrays(state, "pf_timeline")
 
     # ------------------------------------------------------------------ names
     def names(self) -> list[str]:
@@ -382,6 +379,8 @@ class PairFeaturizer:
             out += ["item_share_span", "item_share_weeks", "item_first_gap"]
         if self.seq_sim_ is not None:
             out += [f"seq_sim_{k}" for k in _SEQ_LAST]
+        if self.timeline_sim_ is not None:
+            out.append("timeline_sim")
         if self.relative:
             out += [f"{n}_urel" for n in _RELATIVE if n in out]
         return out
@@ -460,8 +459,13 @@ class PairFeaturizer:
         assert n_rows == len(last)
         if self.time_keys_ is not None:
             out.update(self._time_features(history, row, item_idx))
+        keep = self._fold_in_keep(history)
         if self.seq_sim_ is not None:
-            out.update(self._sequence_features(history, row, item_idx))
+            out.update(self._sequence_features(history, row, item_idx, keep))
+        if self.timeline_sim_ is not None:
+            rated = _rated(history, keep)
+            scores = (rated @ self.timeline_sim_).tocsr()
+            out["timeline_sim"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
         if self.relative:
             for name in _RELATIVE:
                 if name in out:
@@ -518,18 +522,25 @@ class PairFeaturizer:
         b = np.clip(np.floor(hi) - self.day0_ + 1, 0, n).astype(np.int64)
         return self.day_cum_[b] - self.day_cum_[a]
 
+    def _fold_in_keep(self, history: UserHistory) -> np.ndarray | None:
+        """Which rated movies count for the neighbour features (None: every one).
+
+        A new user's fold-in ratings (no timestamps, all given "now"): the liked movies
+        count, so a movie the user disliked does not pull its neighbours up.
+        """
+        if history.recency is not None:
+            return None
+        return history.ratings.tocsr().data >= self.like_threshold
+
     def _sequence_features(
-        self, history: UserHistory, row: np.ndarray, item_idx: np.ndarray
+        self,
+        history: UserHistory,
+        row: np.ndarray,
+        item_idx: np.ndarray,
+        keep: np.ndarray | None,
     ) -> dict[str, np.ndarray]:
         """``seq_sim_{k}``: summed co-occurrence cosine with the user's last ``k`` movies."""
         assert self.seq_sim_ is not None
-        # a new user's fold-in ratings (no timestamps, all given "now"): the liked movies
-        # count, so a movie the user disliked does not pull its neighbours up
-        keep = (
-            None
-            if history.recency is not None
-            else history.ratings.tocsr().data >= self.like_threshold
-        )
         out = {}
         for k in _SEQ_LAST:
             recent = _most_recent(history, k, keep=keep)
@@ -553,6 +564,7 @@ _RELATIVE = (
     "item_share_weeks",
     "item_share_span",
     "seq_sim_10",
+    "timeline_sim",
     "emb_max",
     "tfidf_max",
     "genre_cos",
@@ -587,6 +599,18 @@ def _user_span(history: UserHistory) -> tuple[np.ndarray, np.ndarray]:
         has = np.diff(rec.indptr) > 0
         first[has] = np.minimum.reduceat(rec.data.astype(np.float64), rec.indptr[:-1][has]) / _DAY
     return np.asarray(last, dtype=np.float64), first
+
+
+def _rated(history: UserHistory, keep: np.ndarray | None = None) -> sp.csr_matrix:
+    """Binary (n_rows, n_items) CSR of each row's rated movies (``keep``: those that count).
+
+    ``keep`` is aligned with the ratings' CSR data.
+    """
+    r = history.ratings.tocsr()
+    data = np.ones(r.nnz, np.float32) if keep is None else keep.astype(np.float32)
+    out = sp.csr_matrix((data, r.indices.copy(), r.indptr.copy()), shape=r.shape)
+    out.eliminate_zeros()
+    return out
 
 
 def _most_recent(history: UserHistory, k: int, *, keep: np.ndarray | None = None) -> sp.csr_matrix:

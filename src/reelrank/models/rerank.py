@@ -170,6 +170,7 @@ class HybridRanker(Recommender):
             like_threshold=self.config.like_threshold,
             max_liked=self.config.max_liked,
             seq_max_items=self.config.sequence_max_items,
+            timeline_window=self.config.timeline_window,
         )
 
     def _inner_split(self, train: Dataset) -> InnerSplit:

@@ -31,6 +31,8 @@ __all__ = [
     "ArraySpec",
     "CsrSpec",
     "check_tree",
+    "csr_arrays",
+    "csr_from_arrays",
     "default_schema",
     "load_csr",
     "load_npz",
@@ -167,6 +169,24 @@ def load_npz(path: Path, *, max_bytes: int | None = None) -> dict[str, np.ndarra
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, TypeError) as e:
         raise ArtifactError(f"{path}: corrupted array file ({e})") from None
     return out
+
+
+def csr_arrays(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
+    """``{prefix}_data/_indices/_indptr/_shape`` arrays of a CSR matrix (for a state dict)."""
+    return {
+        f"{prefix}_data": m.data,
+        f"{prefix}_indices": m.indices,
+        f"{prefix}_indptr": m.indptr,
+        f"{prefix}_shape": np.asarray(m.shape),
+    }
+
+
+def csr_from_arrays(state: Mapping[str, np.ndarray], prefix: str) -> sp.csr_matrix:
+    """Inverse of :func:`csr_arrays` (the state was validated when it was read)."""
+    return sp.csr_matrix(
+        (state[f"{prefix}_data"], state[f"{prefix}_indices"], state[f"{prefix}_indptr"]),
+        shape=tuple(int(x) for x in state[f"{prefix}_shape"]),
+    )
 
 
 def save_csr(path: Path, m: sp.csr_matrix) -> None:
