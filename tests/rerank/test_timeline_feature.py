@@ -161,3 +161,16 @@ def test_big_catalogues_leave_the_timeline_out_and_the_config_checks_the_window(
         HybridConfig(timeline_window=-1).validate()
     with pytest.raises(ValueError, match="window"):
         timeline_cooccurrence(ds, window=0)
+
+
+def test_pair_values_of_a_product_are_the_same_in_row_blocks():
+    from reelrank.models.pair_features import _product_at
+
+    rng = np.random.default_rng(5)
+    left = sp.random(23, 17, density=0.3, format="csr", random_state=1, dtype=np.float32)
+    right = sp.random(17, 19, density=0.3, format="csr", random_state=2, dtype=np.float32)
+    row, item = rng.integers(0, 23, 200), rng.integers(0, 19, 200)
+    want = (left @ right).toarray()[row, item]
+    np.testing.assert_array_equal(_product_at(left, right, row, item), want)
+    # blocks of 2 rows (38 cells)
+    np.testing.assert_array_equal(_product_at(left, right, row, item, max_cells=38), want)

@@ -464,8 +464,7 @@ class PairFeaturizer:
             out.update(self._sequence_features(history, row, item_idx, keep))
         if self.timeline_sim_ is not None:
             rated = _rated(history, keep)
-            scores = (rated @ self.timeline_sim_).tocsr()
-            out["timeline_sim"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
+            out["timeline_sim"] = _product_at(rated, self.timeline_sim_, row, item_idx)
         if self.relative:
             for name in _RELATIVE:
                 if name in out:
@@ -544,8 +543,7 @@ class PairFeaturizer:
         out = {}
         for k in _SEQ_LAST:
             recent = _most_recent(history, k, keep=keep)
-            scores = (recent @ self.seq_sim_).tocsr()
-            out[f"seq_sim_{k}"] = np.asarray(scores[row, item_idx], dtype=np.float32).ravel()
+            out[f"seq_sim_{k}"] = _product_at(recent, self.seq_sim_, row, item_idx)
         return out
 
     def _liked(self, history: UserHistory) -> sp.csr_matrix:
@@ -633,6 +631,33 @@ def _most_recent(history: UserHistory, k: int, *, keep: np.ndarray | None = None
     return sp.csr_matrix(
         (np.ones(len(order), np.float32), (rows[order], r.indices[order])), shape=r.shape
     )
+
+
+def _product_at(
+    left: sp.csr_matrix,
+    right: sp.csr_matrix,
+    row: np.ndarray,
+    item_idx: np.ndarray,
+    *,
+    max_cells: int = 1 << 23,
+) -> np.ndarray:
+    """``(left @ right)[row[k], item_idx[k]]`` for every pair.
+
+    The sparse product is made dense a block of rows at a time (at most ``max_cells``
+    values): reading pairs from a dense block is about 8x faster than fancy indexing into
+    the sparse product, and the values are the same.
+    """
+    n_rows, n_cols = left.shape[0], right.shape[1]
+    step = max(1, max_cells // max(n_cols, 1))
+    if n_rows <= step:
+        return (left @ right).toarray()[row, item_idx].astype(np.float32)
+    out = np.zeros(len(row), np.float32)
+    for start in range(0, n_rows, step):
+        sel = (row >= start) & (row < start + step)
+        if sel.any():
+            block = (left[start : start + step] @ right).toarray()
+            out[sel] = block[row[sel] - start, item_idx[sel]]
+    return out
 
 
 def _rowwise_dot_sparse(

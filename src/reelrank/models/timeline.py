@@ -68,7 +68,8 @@ def timeline_cooccurrence(
     order = np.lexsort((items, np.asarray(data.timestamps), users))
     seq, owner = items[order], users[order]
     n = len(seq)
-    upper = sp.csr_matrix((n_items, n_items), dtype=np.float64)
+    # counts in float32: exact up to 2**24 users per pair
+    upper = sp.csr_matrix((n_items, n_items), dtype=np.float32)
     step = max(1, int(chunk_pairs))
     for d in range(1, min(window, max(n - 1, 0)) + 1):
         for start in range(0, n - d, step):
@@ -78,11 +79,14 @@ def timeline_cooccurrence(
             lo, hi = np.minimum(a, b), np.maximum(a, b)
             keep = lo != hi
             upper = upper + sp.csr_matrix(
-                (np.ones(int(keep.sum())), (lo[keep], hi[keep])), shape=(n_items, n_items)
+                (np.ones(int(keep.sum()), np.float32), (lo[keep], hi[keep])),
+                shape=(n_items, n_items),
             )
     upper = upper.tocoo()
     counts = data.item_counts().astype(np.float64)
-    vals = upper.data / (np.sqrt(counts[upper.row] * counts[upper.col]) + shrinkage)
+    vals = upper.data.astype(np.float64) / (
+        np.sqrt(counts[upper.row] * counts[upper.col]) + shrinkage
+    )
     full = sp.csr_matrix(
         (
             np.concatenate([vals, vals]).astype(np.float32),
