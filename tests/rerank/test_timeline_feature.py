@@ -88,7 +88,7 @@ def test_the_cap_keeps_each_movies_strongest_neighbours():
 
 def test_top_per_row_breaks_ties_by_column():
     m = sp.csr_matrix(np.asarray([[0, 2, 2, 2, 1], [5, 0, 0, 0, 0]], np.float32))
-    top = top_per_row(m, 2, block_rows=1).toarray()
+    top = top_per_row(m, 2).toarray()
     np.testing.assert_array_equal(top, [[0, 2, 2, 0, 0], [5, 0, 0, 0, 0]])
 
 

@@ -70,30 +70,42 @@ def timeline_cooccurrence(
     n = len(seq)
     # counts in float32: exact up to 2**24 users per pair
     upper = sp.csr_matrix((n_items, n_items), dtype=np.float32)
+    buffer: list[tuple[np.ndarray, np.ndarray]] = []
+    buffered = 0
+
+    def flush() -> None:
+        nonlocal upper, buffered
+        if buffer:
+            lo = np.concatenate([b[0] for b in buffer])
+            hi = np.concatenate([b[1] for b in buffer])
+            # duplicates are summed: the count of each pair
+            upper = upper + sp.csr_matrix(
+                (np.ones(len(lo), np.float32), (lo, hi)), shape=(n_items, n_items)
+            )
+        buffer.clear()
+        buffered = 0
+
     step = max(1, int(chunk_pairs))
     for d in range(1, min(window, max(n - 1, 0)) + 1):
         for start in range(0, n - d, step):
             stop = min(n - d, start + step)
             same = owner[start:stop] == owner[start + d : stop + d]
             a, b = seq[start:stop][same], seq[start + d : stop + d][same]
-            lo, hi = np.minimum(a, b), np.maximum(a, b)
-            keep = lo != hi
-            upper = upper + sp.csr_matrix(
-                (np.ones(int(keep.sum()), np.float32), (lo[keep], hi[keep])),
-                shape=(n_items, n_items),
-            )
-    upper = upper.tocoo()
+            keep = a != b
+            a, b = a[keep], b[keep]
+            if buffered + len(a) > step:
+                flush()
+            buffer.append((np.minimum(a, b).astype(np.int32), np.maximum(a, b).astype(np.int32)))
+            buffered += len(a)
+    flush()
     counts = data.item_counts().astype(np.float64)
+    upper.sort_indices()
+    rows = np.repeat(np.arange(n_items), np.diff(upper.indptr))
     vals = upper.data.astype(np.float64) / (
-        np.sqrt(counts[upper.row] * counts[upper.col]) + shrinkage
+        np.sqrt(counts[rows] * counts[upper.indices]) + shrinkage
     )
-    full = sp.csr_matrix(
-        (
-            np.concatenate([vals, vals]).astype(np.float32),
-            (np.concatenate([upper.row, upper.col]), np.concatenate([upper.col, upper.row])),
-        ),
-        shape=(n_items, n_items),
-    )
+    upper.data = vals.astype(np.float32)
+    full = (upper + upper.T).tocsr()
     full.sort_indices()
     if full.nnz > max_entries and n_items:
         k = max(1, max_entries // n_items)
@@ -107,27 +119,27 @@ def timeline_cooccurrence(
     return full
 
 
-def top_per_row(m: sp.csr_matrix, k: int, *, block_rows: int = 4096) -> sp.csr_matrix:
+def top_per_row(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     """The ``k`` largest entries of each row of ``m`` (ties: smaller column first).
 
-    Sorted one block of rows at a time, so the extra memory is that of one block.
+    Only rows with more than ``k`` entries are touched, each by one ``np.partition``
+    (linear in its length), so the cost stays far below a sort of every entry.
     """
-    m = sp.csr_matrix(m)
-    n_rows = m.shape[0]
-    parts: list[sp.csr_matrix] = []
-    for start in range(0, n_rows, block_rows):
-        sub = m[start : start + block_rows].tocsr()
-        sub.sort_indices()
-        lengths = np.diff(sub.indptr)
-        rows = np.repeat(np.arange(sub.shape[0]), lengths)
-        order = np.lexsort((sub.indices, -sub.data, rows))
-        pos = np.arange(len(order)) - sub.indptr[rows[order]]
-        kept = np.sort(order[pos < k])
-        parts.append(
-            sp.csr_matrix((sub.data[kept], (rows[kept], sub.indices[kept])), shape=sub.shape)
-        )
-    if not parts:
-        return m.copy()
-    out = sp.vstack(parts, format="csr")
+    m = sp.csr_matrix(m, copy=True)
+    m.sum_duplicates()  # also sorts each row's columns
+    if k < 1:
+        return sp.csr_matrix(m.shape, dtype=m.dtype)
+    keep = np.ones(m.nnz, dtype=bool)
+    lengths = np.diff(m.indptr)
+    for r in np.flatnonzero(lengths > k):
+        a, b = int(m.indptr[r]), int(m.indptr[r + 1])
+        d = m.data[a:b]
+        kth = np.partition(d, len(d) - k)[len(d) - k]
+        mask = d > kth
+        ties = np.flatnonzero(d == kth)[: k - int(mask.sum())]
+        mask[ties] = True
+        keep[a:b] = mask
+    rows = np.repeat(np.arange(m.shape[0]), lengths)[keep]
+    out = sp.csr_matrix((m.data[keep], (rows, m.indices[keep])), shape=m.shape)
     out.sort_indices()
-    return out.astype(m.dtype)
+    return out
